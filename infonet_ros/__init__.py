@@ -1,0 +1,11 @@
+"""infonet_ros: real-time mutual information between robot data streams with InfoNet."""
+
+# The generated message modules (infonet_ros.msg) are installed by the CMake/rosidl build into
+# the environment's site-packages, the Python sources live here; extend_path merges both.
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)
+
+__version__ = "0.1.0"
+
+from .estimator import InfoNetEstimator  # noqa: E402
+
+__all__ = ["InfoNetEstimator", "__version__"]

@@ -1,0 +1,261 @@
+"""``InfoNetEstimator``: the public API. Arrays in, mutual information (nats) out.
+
+    from infonet_ros import InfoNetEstimator
+    est = InfoNetEstimator.pretrained()          # bundled weights
+    est.estimate(x, y)                           # float, nats
+    est.estimate_batch(xs, ys)                   # [P, N], [P, N] -> [P]
+    est.estimate_pairs(data, [(0, 1), (0, 2)])   # [N, K] -> [P], each column ranked once
+    est.estimate_matrix(data)                    # [N, K] -> [K, K]
+    est.estimate_sliced(X, Y)                    # [N, dx], [N, dy] -> float (sliced MI)
+    est.mi(x, y)                                 # differentiable torch scalar (soft ranks)
+
+Pipeline per pair: hard ranks (ties averaged) of x and of y -> copula points in (0, 1)^2 ->
+one InfoNet forward -> cross-fitted Donsker-Varadhan value. Every pair of a call goes through
+the network in one batched pass (chunked only to bound memory).
+
+Conventions: estimates from the numpy API are clipped at 0 (MI is non-negative; the raw
+cross-fitted value can dip slightly below 0 at independence). A constant input (zero
+variance) carries no information: its MI is 0, with a RuntimeWarning. Inputs with NaN/Inf,
+unequal lengths, fewer than ``MIN_SAMPLES`` samples, wrong dimensions or non-numeric data
+raise ``ValueError`` naming the problem.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .checkpoint import load_weights
+from .copula import rank_transform, soft_rank
+from .model import InfoNet
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "infonet.safetensors"
+MIN_SAMPLES = 32
+_POINTS_PER_CHUNK = 1 << 21  # bounds activation memory of one forward (~2M points)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cpu', 'cuda', 'cuda:N' validated."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string like 'auto', 'cpu', 'cuda' or 'cuda:1', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a valid device (use auto | cpu | cuda | cuda:N)") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} requested but CUDA is not available on this machine (use 'auto' or 'cpu')")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported (use auto | cpu | cuda | cuda:N)")
+    return dev
+
+
+def _as_float_array(name: str, a, ndim: int | Sequence[int]) -> np.ndarray:
+    """Validate and convert to float64 numpy. ``ndim`` is the allowed number(s) of dimensions."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as exc:  # ragged lists
+        raise ValueError(f"{name} is not a rectangular numeric array: {exc}") from exc
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)) or np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real numeric data, got dtype {arr.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = np.argwhere(bad)[0].tolist()
+        raise ValueError(f"{name} contains {int(bad.sum())} NaN/Inf value(s) (first at index {first[0] if len(first) == 1 else tuple(first)})")
+    return arr
+
+
+def _check_n(n: int, what: str = "samples"):
+    if n < MIN_SAMPLES:
+        raise ValueError(f"InfoNet needs at least {MIN_SAMPLES} {what}, got {n}")
+
+
+class InfoNetEstimator:
+    """Mutual information by one InfoNet forward pass. Thread-compatible, not thread-safe."""
+
+    MIN_SAMPLES = MIN_SAMPLES
+
+    def __init__(self, model: InfoNet, device: str | torch.device = "auto", info: dict | None = None, path: str | Path | None = None):
+        self.torch_device = resolve_device(device)
+        self.model = model.to(self.torch_device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)  # inference only; mi() differentiates w.r.t. inputs
+        self.info = dict(info or {})
+        self.path = Path(path) if path is not None else None
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def pretrained(cls, device: str | torch.device = "auto") -> "InfoNetEstimator":
+        """The weights bundled with the package (trained by infonet_ros.train)."""
+        if not BUNDLED_WEIGHTS.is_file():
+            raise FileNotFoundError(
+                f"no bundled InfoNet weights at {BUNDLED_WEIGHTS}: this installation ships without a trained model. "
+                "Train one with `infonet_train --config config/train.yaml` and use InfoNetEstimator.load(path)."
+            )
+        return cls.load(BUNDLED_WEIGHTS, device=device)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "auto") -> "InfoNetEstimator":
+        """A checkpoint written by the training pipeline (safetensors + config)."""
+        dev = resolve_device(device)
+        model, info = load_weights(path, device="cpu")
+        return cls(model, dev, info=info, path=path)
+
+    @property
+    def device(self) -> str:
+        return str(self.torch_device)
+
+    def __repr__(self) -> str:
+        src = self.path.name if self.path else "in-memory"
+        return f"InfoNetEstimator({src}, device={self.device}, config={self.model.cfg})"
+
+    # -- core: copula points -> MI ----------------------------------------------------------
+    @torch.inference_mode()
+    def _forward_points(self, u: torch.Tensor) -> np.ndarray:
+        """u: [P, N, 2] copula points on the device -> raw MI [P] (float64 numpy)."""
+        p, n, _ = u.shape
+        chunk = max(1, _POINTS_PER_CHUNK // max(n, 1))
+        out = [self.model(u[i : i + chunk])["mi"].double().cpu() for i in range(0, p, chunk)]
+        return torch.cat(out).numpy() if out else np.zeros(0)
+
+    def _ranks(self, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """cols: [K, N] float64 -> (ranks [K, N] float32 on device, constant-column mask [K])."""
+        t = torch.from_numpy(np.ascontiguousarray(cols)).to(self.torch_device)
+        const = (cols.max(axis=1) == cols.min(axis=1)) if cols.size else np.zeros(0, bool)
+        return rank_transform(t).float(), const
+
+    @staticmethod
+    def _warn_constant(names: Iterable[str]):
+        names = list(names)
+        if names:
+            warnings.warn(f"constant input (zero variance) for {', '.join(names)}: MI set to 0", RuntimeWarning, stacklevel=3)
+
+    # -- public numpy API --------------------------------------------------------------------
+    def estimate(self, x, y) -> float:
+        """MI between two 1-D samples of equal length N >= 32, in nats."""
+        x = _as_float_array("x", x, 1)
+        y = _as_float_array("y", y, 1)
+        if x.shape != y.shape:
+            raise ValueError(f"x and y must have equal length, got {x.shape[0]} and {y.shape[0]}")
+        return float(self._estimate_rows(x[None], y[None], ("x", "y"))[0])
+
+    def estimate_batch(self, xs, ys) -> np.ndarray:
+        """P pairs at once: xs, ys [P, N] -> MI [P] (nats). Rows are independent data sets."""
+        xs = _as_float_array("xs", xs, 2)
+        ys = _as_float_array("ys", ys, 2)
+        if xs.shape != ys.shape:
+            raise ValueError(f"xs and ys must have the same shape [P, N], got {xs.shape} and {ys.shape}")
+        return self._estimate_rows(xs, ys, ("xs", "ys"))
+
+    def _estimate_rows(self, xs: np.ndarray, ys: np.ndarray, names) -> np.ndarray:
+        p, n = xs.shape
+        if p == 0:
+            return np.zeros(0)
+        _check_n(n)
+        rx, cx = self._ranks(xs)
+        ry, cy = self._ranks(ys)
+        mi = np.maximum(self._forward_points(torch.stack([rx, ry], -1)), 0.0)
+        const = cx | cy
+        if const.any():
+            rows = np.flatnonzero(const)
+            label = lambda i: f"row {i}" if p > 1 else (names[0] if cx[i] else names[1])  # noqa: E731
+            self._warn_constant(label(i) for i in rows[:5])
+            mi[const] = 0.0
+        return mi
+
+    def estimate_pairs(self, data, pairs: Sequence[tuple[int, int]], names: Sequence[str] | None = None) -> np.ndarray:
+        """Columns of one window: data [N, K], pairs of column indices -> MI [P] (nats).
+
+        Each column is ranked once; all pairs go through the network in one batched pass.
+        ``names`` (optional, length K) only improves warning messages.
+        """
+        data = _as_float_array("data", data, 2)
+        n, k = data.shape
+        pairs = [(int(i), int(j)) for i, j in pairs]
+        for i, j in pairs:
+            if not (0 <= i < k and 0 <= j < k):
+                raise ValueError(f"pair ({i}, {j}) is out of range for data with {k} columns")
+        if not pairs:
+            return np.zeros(0)
+        _check_n(n)
+        ranks, const = self._ranks(data.T)
+        idx = torch.as_tensor(pairs, device=self.torch_device)
+        u = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], -1)  # [P, N, 2]
+        mi = np.maximum(self._forward_points(u), 0.0)
+        bad = np.array([const[i] or const[j] for i, j in pairs])
+        if bad.any():
+            label = (lambda c: names[c]) if names is not None else (lambda c: f"column {c}")
+            self._warn_constant(label(c) for c in np.flatnonzero(const))
+            mi[bad] = 0.0
+        return mi
+
+    def estimate_matrix(self, data) -> np.ndarray:
+        """data [N, K] -> symmetric [K, K] MI matrix (nats), zero diagonal, one batched pass."""
+        data = _as_float_array("data", data, 2)
+        k = data.shape[1]
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        out = np.zeros((k, k))
+        if pairs:
+            mi = self.estimate_pairs(data, pairs)
+            for (i, j), v in zip(pairs, mi):
+                out[i, j] = out[j, i] = v
+        return out
+
+    def estimate_sliced(self, X, Y, n_projections: int = 128, seed: int = 0) -> float:
+        """Sliced MI of multivariate X [N, dx] and Y [N, dy]: the mean of 1-D InfoNet estimates
+        over ``n_projections`` random unit directions (theta^T X, phi^T Y), seeded."""
+        X = _as_float_array("X", X, (1, 2))
+        Y = _as_float_array("Y", Y, (1, 2))
+        X = X[:, None] if X.ndim == 1 else X
+        Y = Y[:, None] if Y.ndim == 1 else Y
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X and Y must have the same number of samples, got {X.shape[0]} and {Y.shape[0]}")
+        if int(n_projections) < 1:
+            raise ValueError(f"n_projections must be >= 1, got {n_projections}")
+        rng = np.random.default_rng(seed)
+        theta = rng.standard_normal((X.shape[1], n_projections))
+        phi = rng.standard_normal((Y.shape[1], n_projections))
+        theta /= np.linalg.norm(theta, axis=0, keepdims=True)
+        phi /= np.linalg.norm(phi, axis=0, keepdims=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a degenerate projection is just 0
+            mi = self.estimate_batch((X @ theta).T, (Y @ phi).T)
+        return float(mi.mean())
+
+    # -- differentiable ------------------------------------------------------------------------
+    def mi(self, x, y, temperature: float = 0.01) -> torch.Tensor:
+        """Differentiable MI (nats) via soft ranks, for end-to-end learning.
+
+        x, y: [N] or [P, N] (tensors keep their graph; other inputs are converted). Returns a
+        scalar tensor (or [P]) on the estimator's device. Not clipped at 0. Memory O(P N^2).
+        """
+        xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array("x", x, (1, 2)))
+        yt = y if isinstance(y, torch.Tensor) else torch.as_tensor(_as_float_array("y", y, (1, 2)))
+        if xt.shape != yt.shape or xt.dim() not in (1, 2):
+            raise ValueError(f"x and y must have equal shape [N] or [P, N], got {tuple(xt.shape)} and {tuple(yt.shape)}")
+        if not (torch.is_floating_point(xt) and torch.is_floating_point(yt)):
+            raise ValueError("x and y must be floating-point tensors for mi()")
+        if not (torch.isfinite(xt).all() and torch.isfinite(yt).all()):
+            raise ValueError("x or y contains NaN/Inf values")
+        _check_n(xt.shape[-1])
+        single = xt.dim() == 1
+        xt, yt = (t.reshape(-1, t.shape[-1]).to(self.torch_device, torch.float32) for t in (xt, yt))
+        u = torch.stack([soft_rank(xt, temperature), soft_rank(yt, temperature)], -1)
+        mi = self.model(u)["mi"]
+        return mi[0] if single else mi

@@ -1,0 +1,397 @@
+"""The InfoNet network: a set of rank-normalised (u, v) points in, a G x G DV table out.
+
+Reading order: ``InfoNetConfig`` -> ``SwapLinear`` (the symmetry trick) -> ``Attention`` ->
+``LatentBlock`` -> ``InfoNet`` (``encode``: points -> latents, ``decode``: latents -> table,
+``forward``: cross-fitted Donsker-Varadhan readout).
+
+Design, and where it departs from the published InfoNet (docs/MODEL.md has the full story):
+
+* **Exact (X, Y) symmetry by construction.** Every feature vector is two halves ``[a | b]``
+  and the swap ``S: [a | b] -> [b | a]`` acts on it. A position (u, v) is embedded from
+  ``[f(u) | f(v)]``, so swapping x and y applies S to every token. All linear maps have the
+  block form ``[[P, Q], [Q, P]]`` (they commute with S), layer norms and latent queries are
+  tied across halves, and attention heads take matching channels from both halves, so dot
+  products are S-invariant. The table of the swapped set is exactly the transpose.
+* **Cross-attention to the points through a positional lookup grid.** Latents are learned
+  constants that cross-attend to the N points. A point's key and value are the bilinear
+  interpolation of learned keys/values on an H x H grid of the unit square (its attention
+  weight likewise). Because the latent queries are constants, this attention is computed
+  exactly by splatting the points onto the grid (O(N)) and one GEMM with input-independent
+  matrices (O(H^2 M d)): the cost per pair hardly grows with N, and the published
+  O(N x 10^6) query path is gone.
+* **Separable table decoder.** Grid queries q(u, v) = e(u) + S e(v) make the attention logits
+  of table cell (u, v) on latent m a sum alpha_m(u) + beta_m(v), so the softmax-weighted table
+  T(u, v) = sum_m A[u, m] s_m B[v, m] / sum_m A[u, m] B[v, m] is two small GEMMs per head.
+* **Whole table for the unit square** (ranks in (0, 1) map onto nodes 0..G-1), no blur and
+  hence no zero-padding artefacts at the borders.
+* **Cross-fitted readout** (the published in-sample DV value is biased upwards at
+  independence): the window is split into halves A and B by a hash of each point's ranks;
+  half A's latents see only A's points and produce T_A, which is scored on B, and vice versa.
+* **Deterministic marginal term**: with copula inputs the product of marginals is uniform on
+  the unit square, so log E[exp T] is a (trapezoid) integral over the table itself. For a
+  bilinear T the trapezoid rule over-estimates the integral of exp T (convexity), so the
+  estimate stays a lower bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class InfoNetConfig:
+    """Every hyper-parameter of the network. Saved with the weights."""
+
+    grid_size: int = 32  # G: the DV table is G x G over the unit square
+    input_grid: int = 32  # H: positional lookup grid for the points' keys/values
+    n_latents: int = 32  # M: Perceiver latents per half-window
+    dim: int = 64  # d: token/latent width (two halves of d/2, see SwapLinear)
+    n_heads: int = 4  # attention heads (encoder, latent blocks and decoder)
+    n_layers: int = 2  # latent self-attention blocks
+    n_freq: int = 16  # Fourier frequencies per coordinate
+    mlp_ratio: int = 2
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self):
+        if self.dim % (2 * self.n_heads):
+            raise ValueError(f"dim={self.dim} must be a multiple of 2*n_heads={2 * self.n_heads}")
+        for name in ("grid_size", "input_grid", "n_latents", "dim", "n_heads", "n_freq", "mlp_ratio"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"InfoNetConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if min(self.grid_size, self.input_grid) < 2:
+            raise ValueError(f"grid_size and input_grid must be >= 2, got {self.grid_size}, {self.input_grid}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "InfoNetConfig":
+        raw = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"checkpoint config has unknown fields {unknown}; written by a newer infonet_ros?")
+        return cls(**raw)
+
+
+class SwapLinear(nn.Module):
+    """Linear map on ``[a | b]`` features that commutes with the swap ``[a | b] -> [b | a]``.
+
+    Weight ``[[P, Q], [Q, P]]``, bias ``[c | c]``: out = [P a + Q b + c | Q a + P b + c].
+    """
+
+    def __init__(self, in_half: int, out_half: int, bias: bool = True):
+        super().__init__()
+        bound = 1.0 / math.sqrt(2 * in_half)
+        self.p = nn.Parameter(torch.empty(out_half, in_half).uniform_(-bound, bound))
+        self.q = nn.Parameter(torch.empty(out_half, in_half).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(out_half)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.cat([torch.cat([self.p, self.q], 1), torch.cat([self.q, self.p], 1)], 0)
+        b = None if self.bias is None else torch.cat([self.bias, self.bias])
+        return F.linear(x, w, b)
+
+
+class SwapLayerNorm(nn.Module):
+    """LayerNorm over the whole vector (S-invariant statistics), affine tied across halves."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.weight = nn.Parameter(torch.ones(dim // 2))
+        self.bias = nn.Parameter(torch.zeros(dim // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = torch.cat([self.weight, self.weight])
+        b = torch.cat([self.bias, self.bias])
+        return F.layer_norm(x, (self.dim,), w, b)
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """[B, L, d] -> [B, H, L, d/H]; head h takes channels h of both halves (S-invariant dots)."""
+    b, l, d = x.shape
+    x = x.view(b, l, 2, n_heads, d // (2 * n_heads))  # [B, L, half, H, dh/2]
+    return x.permute(0, 3, 1, 2, 4).reshape(b, n_heads, l, d // n_heads)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of split_heads: [B, H, L, dh] -> [B, L, d]."""
+    b, h, l, dh = x.shape
+    x = x.view(b, h, l, 2, dh // 2)  # [B, H, L, half, dh/2]
+    return x.permute(0, 2, 3, 1, 4).reshape(b, l, h * dh)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with S-equivariant projections (fused SDPA kernel)."""
+
+    def __init__(self, dim: int, n_heads: int):
+        super().__init__()
+        h = dim // 2
+        self.n_heads = n_heads
+        self.q = SwapLinear(h, h)
+        self.kv = SwapLinear(h, 2 * h)
+        self.out = SwapLinear(h, h)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x: [B, L, d] queries; context: [B, S, d]; mask: bool, broadcastable to [B, H, L, S]
+        h = x.shape[-1] // 2
+        kv = self.kv(context)  # [B, S, 2d] laid out as [k_a v_a | k_b v_b]
+        k = torch.cat([kv[..., :h], kv[..., 2 * h : 3 * h]], -1)
+        v = torch.cat([kv[..., h : 2 * h], kv[..., 3 * h :]], -1)
+        q, k, v = (split_heads(t, self.n_heads) for t in (self.q(x), k, v))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(merge_heads(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, ratio: int):
+        super().__init__()
+        self.fc = SwapLinear(dim // 2, ratio * dim // 2)
+        self.proj = SwapLinear(ratio * dim // 2, dim // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class LatentBlock(nn.Module):
+    """Pre-norm transformer block over the latents."""
+
+    def __init__(self, cfg: InfoNetConfig):
+        super().__init__()
+        self.norm1 = SwapLayerNorm(cfg.dim)
+        self.attn = Attention(cfg.dim, cfg.n_heads)
+        self.norm2 = SwapLayerNorm(cfg.dim)
+        self.mlp = MLP(cfg.dim, cfg.mlp_ratio)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.norm1(z)
+        z = z + self.attn(y, y)
+        return z + self.mlp(self.norm2(z))
+
+
+def fourier_features(u: torch.Tensor, n_freq: int) -> torch.Tensor:
+    """[..., 2] coordinates in [0, 1] -> [..., 2 * 2F]: [f(u) | f(v)], f = cos/sin(pi k u)."""
+    k = torch.arange(1, n_freq + 1, device=u.device, dtype=u.dtype) * math.pi
+    ang = u[..., :, None] * k  # [..., 2, F]
+    feats = torch.cat([torch.cos(ang), torch.sin(ang)], -1)  # [..., 2, 2F]
+    return feats.flatten(-2)  # halves: [f(u) | f(v)]
+
+
+def split_mask(u: torch.Tensor) -> torch.Tensor:
+    """Assign each point to half A (True) or B (False) by a hash of its ranks.
+
+    u: [P, N, 2] copula coordinates (r - 1/2) / N with ties averaged. The key is the unordered
+    pair of doubled ranks, so the split is invariant to sample order and to swapping x and y,
+    and tied points (identical (u, v)) always land in the same half.
+    """
+    n = u.shape[-2]
+    r = torch.round(u * (2 * n)).to(torch.int64)  # 2r - 1: exact integers, ties -> same value
+    lo = torch.minimum(r[..., 0], r[..., 1])
+    hi = torch.maximum(r[..., 0], r[..., 1])
+    k = (lo * 0x9E3779B1 + hi * 0x85EBCA77) & 0xFFFFFFFF
+    for _ in range(2):  # 32-bit integer mixing; products stay below 2^63
+        k = (((k >> 16) ^ k) * 0x45D9F3B) & 0xFFFFFFFF
+    k = (k >> 16) ^ k
+    return (k & 1) == 1
+
+
+def unit_grid(g: int) -> torch.Tensor:
+    """[G*G, 2] node positions of a G x G grid over the unit square (row-major, x first)."""
+    nodes = torch.linspace(0.0, 1.0, g)
+    return torch.stack(torch.meshgrid(nodes, nodes, indexing="ij"), -1).reshape(g * g, 2)
+
+
+def trapezoid_log_weights(g: int) -> torch.Tensor:
+    """log of the 2-D trapezoid weights of a G x G node grid over the unit square ([G, G])."""
+    w = torch.ones(g)
+    w[0] = w[-1] = 0.5
+    w = w / w.sum()
+    return (w[:, None] * w[None, :]).log()
+
+
+def bilinear_corners(u: torch.Tensor, g: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinear stencil of points on a G x G node grid.
+
+    u: [..., N, 2] in [0, 1] -> (flat node indices [..., N, 4], weights [..., N, 4]).
+    """
+    pos = u.clamp(0, 1) * (g - 1)
+    i0 = pos.detach().floor().clamp(max=g - 2)
+    frac = pos - i0  # keeps the gradient with respect to u
+    i0 = i0.to(torch.int64)
+    ix, iy = i0[..., 0], i0[..., 1]
+    fx, fy = frac[..., 0], frac[..., 1]
+    idx = torch.stack([ix * g + iy, (ix + 1) * g + iy, ix * g + iy + 1, (ix + 1) * g + iy + 1], -1)
+    w = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+    return idx, w
+
+
+def bilinear_lookup(table: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """T at points. table: [B, G, G] (axis 1 = x rank, axis 2 = y rank); u: [B, N, 2] -> [B, N]."""
+    b, n, _ = u.shape
+    idx, w = bilinear_corners(u, table.shape[-1])
+    vals = table.flatten(1).gather(1, idx.view(b, n * 4)).view(b, n, 4)
+    return (vals * w).sum(-1)
+
+
+def splat(u: torch.Tensor, weight: torch.Tensor, g: int) -> torch.Tensor:
+    """Bilinear histogram (transpose of the lookup). u: [B, N, 2], weight: [B, N] -> [B, G*G]."""
+    b, n, _ = u.shape
+    idx, w = bilinear_corners(u, g)
+    hist = torch.zeros(b, g * g, dtype=u.dtype, device=u.device)
+    return hist.scatter_add(1, idx.view(b, n * 4), (w * weight[..., None]).view(b, n * 4))
+
+
+class InfoNet(nn.Module):
+    """Set of copula points [P, N, 2] -> cross-fitted DV tables [P, 2, G, G] and MI [P] (nats)."""
+
+    def __init__(self, cfg: InfoNetConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or InfoNetConfig()
+        d, h, f2 = cfg.dim, cfg.dim // 2, 2 * cfg.n_freq
+        # encoder: grid tokens (keys/values of the points) and constant latent queries
+        self.embed = SwapLinear(f2, h)
+        self.embed2 = SwapLinear(h, h)
+        self.token_norm = SwapLayerNorm(d)
+        self.latent = nn.Parameter(torch.randn(cfg.n_latents, h) * 0.02)  # tied halves
+        self.cross_norm = SwapLayerNorm(d)
+        self.cross = Attention(d, cfg.n_heads)
+        self.size_embed = nn.Parameter(torch.zeros(h))  # x log(points in the half)
+        self.cross_mlp_norm = SwapLayerNorm(d)
+        self.cross_mlp = MLP(d, cfg.mlp_ratio)
+        self.blocks = nn.ModuleList(LatentBlock(cfg) for _ in range(cfg.n_layers))
+        # decoder: 1-D query embedding e(t) along each table axis; cell query e(u) + S e(v)
+        self.axis_embed = nn.Sequential(nn.Linear(f2, d), nn.GELU(), nn.Linear(d, d))
+        self.dec_norm = SwapLayerNorm(d)
+        self.dec_k = SwapLinear(h, h)
+        self.dec_v = nn.Linear(h, cfg.n_heads)  # applied to a + b: swap-invariant scalars
+        self.dec_bias = nn.Parameter(torch.zeros(()))
+        with torch.no_grad():  # larger initial logits: the table varies with position from step 0
+            self.dec_k.p.mul_(4.0)  # (with default init it starts nearly flat, a slow saddle)
+            self.dec_k.q.mul_(4.0)
+        self.register_buffer("input_nodes", unit_grid(cfg.input_grid), persistent=False)
+        self.register_buffer("axis_nodes", torch.linspace(0.0, 1.0, cfg.grid_size)[:, None], persistent=False)
+        self.register_buffer("log_w", trapezoid_log_weights(cfg.grid_size), persistent=False)
+        self._cache: dict[str, torch.Tensor] | None = None
+
+    def train(self, mode: bool = True):
+        self._cache = None
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) / .half() invalidate the cache
+        self._cache = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._cache = None
+        return super()._load_from_state_dict(*args, **kwargs)
+
+    # -- input-independent tensors --------------------------------------------------------
+    def _constants(self) -> dict[str, torch.Tensor]:
+        """Everything that depends on the weights only; cached in inference mode."""
+        cacheable = not (self.training or torch.is_grad_enabled())
+        if cacheable and self._cache is not None:
+            return self._cache
+        cfg = self.cfg
+        d, nh, m = cfg.dim, cfg.n_heads, cfg.n_latents
+        dh = d // nh
+        tok = self.embed2(F.gelu(self.embed(fourier_features(self.input_nodes, cfg.n_freq))))
+        tok = self.token_norm(tok)[None]  # [1, H*H, d]
+        lat = torch.cat([self.latent, self.latent], -1)[None]  # [1, M, d]
+        q = split_heads(self.cross.q(self.cross_norm(lat)), nh)  # [1, nh, M, dh]
+        kv = self.cross.kv(tok)
+        hh = d // 2
+        k = split_heads(torch.cat([kv[..., :hh], kv[..., 2 * hh : 3 * hh]], -1), nh)  # [1, nh, HH, dh]
+        v = split_heads(torch.cat([kv[..., hh : 2 * hh], kv[..., 3 * hh :]], -1), nh)
+        logits = (q @ k.transpose(-1, -2))[0] / math.sqrt(dh)  # [nh, M, HH]
+        e = torch.exp(logits - logits.amax(-1, keepdim=True))  # per-latent constant cancels
+        ev = e[..., None] * v[0][:, None]  # [nh, M, HH, dh]
+        # one matrix: histogram [S, HH] @ [HH, nh*M*(dh+1)] gives numerators and denominators
+        enc = torch.cat([ev, e[..., None]], -1).permute(2, 0, 1, 3).reshape(-1, nh * m * (dh + 1))
+        axis = self.axis_embed(fourier_features(self.axis_nodes, cfg.n_freq))  # [G, d]
+        consts = {"enc": enc, "lat": lat, "axis": axis}
+        if cacheable:
+            self._cache = consts
+        return consts
+
+    # -- pieces -------------------------------------------------------------------------
+    def encode(self, u: torch.Tensor, in_a: torch.Tensor) -> torch.Tensor:
+        """u: [P, N, 2], in_a: [P, N] bool -> latents [P, 2, M, d] (half A, half B)."""
+        cfg = self.cfg
+        p = u.shape[0]
+        d, nh, m = cfg.dim, cfg.n_heads, cfg.n_latents
+        dh = d // nh
+        c = self._constants()
+        halves = torch.stack([in_a, ~in_a], 1).to(u.dtype)  # [P, 2, N]
+        counts = halves.sum(-1)  # [P, 2]
+        # an empty half (possible only for tiny N) sees every point instead of nothing
+        halves = torch.where(counts[..., None] > 0, halves, torch.ones_like(halves))
+        counts = halves.sum(-1)
+        uu = u[:, None].expand(p, 2, *u.shape[1:]).reshape(p * 2, *u.shape[1:])
+        hist = splat(uu, halves.reshape(p * 2, -1), cfg.input_grid) / counts.reshape(p * 2, 1)
+        out = (hist @ c["enc"]).view(p * 2, nh, m, dh + 1)
+        att = out[..., :dh] / out[..., dh:].clamp_min(1e-30)  # softmax-weighted values
+        z = c["lat"] + self.cross.out(merge_heads(att))  # [2P, M, d]
+        size = torch.cat([self.size_embed, self.size_embed]) * (counts.reshape(p * 2, 1).log() / math.log(1000.0))
+        z = z + size[:, None, :]
+        z = z + self.cross_mlp(self.cross_mlp_norm(z))
+        for blk in self.blocks:
+            z = blk(z)
+        return z.view(p, 2, m, d)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """latents [B, M, d] -> tables [B, G, G]."""
+        cfg = self.cfg
+        b, m, d = z.shape
+        hh, nh = d // 2, cfg.n_heads
+        dh = d // nh
+        zn = self.dec_norm(z)
+        k = split_heads(self.dec_k(zn), nh)  # [B, nh, M, dh]
+        s = self.dec_v(zn[..., :hh] + zn[..., hh:]).transpose(1, 2)  # [B, nh, M]
+        ea = self._constants()["axis"]  # [G, d]
+        eb = torch.cat([ea[:, hh:], ea[:, :hh]], -1)  # S e(t)
+        qa = split_heads(ea[None], nh)  # [1, nh, G, dh]
+        qb = split_heads(eb[None], nh)
+        alpha = qa @ k.transpose(-1, -2) / math.sqrt(dh)  # [B, nh, G, M]
+        beta = qb @ k.transpose(-1, -2) / math.sqrt(dh)
+        a = torch.exp(alpha - alpha.amax(-1, keepdim=True))  # row scalings cancel in the ratio
+        bb = torch.exp(beta - beta.amax(-1, keepdim=True))
+        num = (a * s[:, :, None, :]) @ bb.transpose(-1, -2)  # [B, nh, G, G]
+        den = a @ bb.transpose(-1, -2)
+        t = (num / den.clamp_min(1e-30)).sum(1)
+        return t + self.dec_bias
+
+    # -- the estimate ---------------------------------------------------------------------
+    def forward(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
+        """u: [P, N, 2] copula coordinates in [0, 1] -> dict with
+
+        ``mi`` [P] (nats; cross-fitted DV value, count-weighted over the two halves),
+        ``tables`` [P, 2, G, G] (T_A, T_B) and ``in_a`` [P, N] (the split).
+        """
+        if u.dim() != 3 or u.shape[-1] != 2:
+            raise ValueError(f"expected points of shape [P, N, 2], got {tuple(u.shape)}")
+        p = u.shape[0]
+        g = self.cfg.grid_size
+        in_a = split_mask(u.detach())
+        z = self.encode(u, in_a)
+        tables = self.decode(z.reshape(p * 2, *z.shape[2:])).view(p, 2, g, g)
+        log_z = torch.logsumexp((tables + self.log_w).flatten(2), -1)  # [P, 2]
+        # T_A is scored on B's points and T_B on A's points
+        t_a = bilinear_lookup(tables[:, 0], u)  # [P, N]
+        t_b = bilinear_lookup(tables[:, 1], u)
+        w_a = in_a.to(u.dtype)
+        w_b = 1.0 - w_a
+        n_a, n_b = w_a.sum(-1), w_b.sum(-1)
+        dv_on_b = (t_a * w_b).sum(-1) / n_b.clamp(min=1) - log_z[:, 0]
+        dv_on_a = (t_b * w_a).sum(-1) / n_a.clamp(min=1) - log_z[:, 1]
+        mi = (n_b * dv_on_b + n_a * dv_on_a) / (n_a + n_b)
+        return {"mi": mi, "tables": tables, "in_a": in_a}

@@ -1,0 +1,217 @@
+"""Estimator core: shapes, invariances, determinism, gradients, bad input, and a tiny fit.
+
+Structural properties hold for any weights, so most tests use a freshly initialised network
+(seeded); the trained weights are checked in test_pretrained.py.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from infonet_ros import InfoNetEstimator
+from infonet_ros.checkpoint import load_weights, save_weights
+from infonet_ros.model import InfoNet, InfoNetConfig
+
+SMALL = InfoNetConfig(grid_size=16, input_grid=16, n_latents=16, dim=32, n_heads=2, n_layers=1, n_freq=8)
+
+
+@pytest.fixture(scope="module")
+def est():
+    torch.manual_seed(0)
+    model = InfoNet(SMALL)
+    # random but non-trivial: scale the decoder so tables are far from constant
+    with torch.no_grad():
+        model.dec_v.weight.mul_(20.0)
+    return InfoNetEstimator(model, device="cpu")
+
+
+def gaussian(n, rho, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    return x, rho * x + math.sqrt(1 - rho**2) * rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("p,n", [(1, 32), (3, 100), (7, 1000), (2, 10_000)])
+def test_batch_shapes(est, p, n):
+    rng = np.random.default_rng(p)
+    xs, ys = rng.standard_normal((p, n)), rng.standard_normal((p, n))
+    mi = est.estimate_batch(xs, ys)
+    assert mi.shape == (p,)
+    assert np.isfinite(mi).all() and (mi >= 0).all()
+    # the batch agrees with one-at-a-time estimates
+    single = [est.estimate(xs[i], ys[i]) for i in range(p)]
+    np.testing.assert_allclose(mi, single, atol=1e-5)
+
+
+def test_matrix_and_pairs(est):
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((500, 4))
+    data[:, 1] += data[:, 0]
+    m = est.estimate_matrix(data)
+    assert m.shape == (4, 4)
+    np.testing.assert_array_equal(np.diag(m), 0.0)
+    np.testing.assert_allclose(m, m.T)
+    pairs = [(0, 1), (2, 3), (3, 0)]
+    np.testing.assert_allclose(est.estimate_pairs(data, pairs), [m[0, 1], m[2, 3], m[3, 0]], atol=1e-6)
+
+
+def test_accepts_lists_and_tensors(est):
+    x, y = gaussian(200, 0.5, 2)
+    ref = est.estimate(x, y)
+    assert est.estimate(list(x), list(y)) == pytest.approx(ref, abs=1e-6)
+    assert est.estimate(torch.tensor(x), torch.tensor(y, dtype=torch.float32)) == pytest.approx(ref, abs=1e-6)
+
+
+def test_permutation_invariance(est):
+    x, y = gaussian(777, 0.7, 3)
+    perm = np.random.default_rng(4).permutation(777)
+    raw = lambda a, b: est._forward_points(torch.stack([est._ranks(a[None])[0], est._ranks(b[None])[0]], -1))[0]  # noqa: E731
+    assert raw(x[perm], y[perm]) == pytest.approx(raw(x, y), abs=1e-5)
+    # also with ties (quantised sensor data)
+    xq, yq = np.round(x * 2), np.round(y)
+    assert raw(xq[perm], yq[perm]) == pytest.approx(raw(xq, yq), abs=1e-5)
+
+
+def test_determinism(est):
+    x, y = gaussian(1000, 0.6, 5)
+    vals = {est.estimate(x, y) for _ in range(3)}
+    assert len(vals) == 1  # bit-identical on CPU
+
+
+def test_symmetry(est):
+    x, y = gaussian(1000, 0.6, 6)
+    raw = lambda a, b: est._forward_points(torch.stack([est._ranks(a[None])[0], est._ranks(b[None])[0]], -1))[0]  # noqa: E731
+    assert raw(y, x) == pytest.approx(raw(x, y), abs=1e-5)
+    assert abs(raw(x, y)) > 1e-4  # the check above is not trivially 0 == 0
+    m = est.model(torch.stack([est._ranks(x[None])[0], est._ranks(y[None])[0]], -1))
+    mt = est.model(torch.stack([est._ranks(y[None])[0], est._ranks(x[None])[0]], -1))
+    torch.testing.assert_close(m["tables"], mt["tables"].transpose(-1, -2), atol=1e-5, rtol=1e-5)
+
+
+def test_copula_invariance(est):
+    x, y = gaussian(1000, 0.8, 7)
+    ref = est.estimate(x, y)
+    for f in (np.exp, lambda t: t**3, np.arcsinh, lambda t: 5 * t - 3):
+        assert est.estimate(f(x), y) == pytest.approx(ref, abs=1e-6)
+
+
+def test_mi_gradients(est):
+    x, y = gaussian(300, 0.8, 8)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.tensor(y, requires_grad=True)
+    m = est.mi(xt, yt)
+    assert m.dim() == 0 and torch.isfinite(m)
+    m.backward()
+    for g in (xt.grad, yt.grad):
+        assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0
+    # the soft-rank path agrees with the hard-rank path
+    assert m.item() == pytest.approx(est._forward_points(torch.stack([est._ranks(x[None])[0], est._ranks(y[None])[0]], -1))[0], abs=0.02)
+
+
+def test_sliced(est):
+    rng = np.random.default_rng(9)
+    X, Y = rng.standard_normal((400, 6)), rng.standard_normal((400, 3))
+    a = est.estimate_sliced(X, Y, n_projections=32, seed=1)
+    assert a == est.estimate_sliced(X, Y, n_projections=32, seed=1)
+    assert np.isfinite(a) and a >= 0
+
+
+@pytest.mark.parametrize(
+    "x,y,match",
+    [
+        (np.r_[np.nan, np.zeros(99)], np.arange(100.0), "NaN/Inf"),
+        (np.r_[np.inf, np.arange(99.0)], np.arange(100.0), "NaN/Inf"),
+        (np.arange(100.0), np.arange(99.0), "equal length"),
+        (np.arange(10.0), np.arange(10.0), "at least 32"),
+        (np.zeros((100, 2)), np.zeros((100, 2)), "1 dimension"),
+        (["a"] * 100, np.arange(100.0), "numeric"),
+        ([[1, 2], [3]], np.arange(2.0), "rectangular|numeric|dimension"),
+    ],
+)
+def test_bad_input(est, x, y, match):
+    with pytest.raises(ValueError, match=match):
+        est.estimate(x, y)
+
+
+def test_bad_batch_and_pairs(est):
+    with pytest.raises(ValueError, match="same shape"):
+        est.estimate_batch(np.zeros((2, 100)), np.zeros((3, 100)))
+    with pytest.raises(ValueError, match="out of range"):
+        est.estimate_pairs(np.random.default_rng(0).standard_normal((100, 2)), [(0, 2)])
+    with pytest.raises(ValueError, match="same number of samples"):
+        est.estimate_sliced(np.zeros((100, 3)), np.zeros((90, 2)))
+
+
+def test_constant_input_is_zero_with_warning(est):
+    y = np.random.default_rng(0).standard_normal(100)
+    with pytest.warns(RuntimeWarning, match="constant"):
+        assert est.estimate(np.full(100, 3.0), y) == 0.0
+    with pytest.warns(RuntimeWarning, match="constant"):
+        out = est.estimate_batch(np.stack([np.full(100, 1.0), y]), np.stack([y, y[::-1]]))
+    assert out[0] == 0.0 and np.isfinite(out).all()
+
+
+def test_device_errors():
+    with pytest.raises(ValueError, match="device"):
+        InfoNetEstimator(InfoNet(SMALL), device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            InfoNetEstimator(InfoNet(SMALL), device="cuda:1")
+
+
+def test_checkpoint_roundtrip_and_mismatch(tmp_path, est):
+    p = save_weights(tmp_path / "m.safetensors", est.model, {"note": "test"})
+    loaded = InfoNetEstimator.load(p, device="cpu")
+    assert loaded.model.cfg == SMALL and loaded.info["note"] == "test"
+    x, y = gaussian(500, 0.5, 10)
+    assert loaded.estimate(x, y) == est.estimate(x, y)
+    # a checkpoint whose tensors do not fit its config names the mismatch
+    from safetensors.torch import load_file, save_file
+
+    from infonet_ros.checkpoint import read_metadata
+
+    meta = read_metadata(p)
+    tensors = load_file(str(p))
+    tensors["latent"] = torch.zeros(3, 3)
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match="latent"):
+        load_weights(tmp_path / "bad.safetensors")
+    save_file(tensors, str(tmp_path / "nometa.safetensors"))
+    with pytest.raises(ValueError, match="not an infonet_ros checkpoint"):
+        load_weights(tmp_path / "nometa.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="safetensors"):
+        load_weights(tmp_path / "junk.safetensors")
+    with pytest.raises(FileNotFoundError):
+        InfoNetEstimator.load(tmp_path / "missing.safetensors")
+
+
+def test_tiny_fit_ranks_correlations():
+    """A small model fitted for 80 DV steps orders rho = 0.9 > 0.5 > 0:
+    the readout and the training signal are wired right."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    model = InfoNet(SMALL)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    from infonet_ros.copula import rank_transform
+
+    def batch(rhos, n):
+        e = torch.randn(len(rhos), n, 2, generator=gen)
+        r = torch.as_tensor(rhos)[:, None]
+        y = r * e[..., 0] + torch.sqrt(1 - r**2) * e[..., 1]
+        return torch.stack([rank_transform(e[..., 0]), rank_transform(y)], -1)
+
+    for _ in range(80):
+        rhos = (torch.rand(16, generator=gen) * 2 - 1).clamp(-0.98, 0.98).tolist()
+        loss = -model(batch(rhos, 256))["mi"].mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        mi = model(batch([0.9] * 8 + [0.5] * 8 + [0.0] * 8, 512))["mi"].view(3, 8).mean(1)
+    assert mi[0] > mi[1] > mi[2], mi
+    assert mi[0] > 0.15 and abs(mi[2]) < 0.05, mi
