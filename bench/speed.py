@@ -1,0 +1,295 @@
+"""Speed benchmark: InfoNet (batched) vs KSG vs MINE on identical inputs.
+
+    python bench/speed.py            # N = 256, 1000, 5000; CPU, plus CUDA when available
+    python bench/speed.py --quick    # N = 256, 1000; fewer repeats
+    python bench/speed.py --methods ksg,mine
+
+For each N one fixed set of 120 sample pairs (x, y) is drawn (Gaussians and Gaussian
+mixtures, seeds data_seed("speed/...", N, i) >= 10^7); every method reads the same arrays.
+A "window" is one call: InfoNet ``estimate_batch`` on P = 1, 28 or 120 pairs; KSG and MINE
+one ``estimate`` per pair (KSG also as loops over P = 28 and 120 pairs: the same windows).
+Warm-up calls are excluded. Reported: latency per window (p50, p99 over the timed calls),
+pair-estimates per second (P / median latency), the ratio of that to KSG at the same N, and
+peak memory of one window, measured as:
+- numpy (KSG): tracemalloc peak of the call (numpy allocations; scipy's C++ tree internals
+  are not traced);
+- torch on CPU (InfoNet, MINE): growth of the peak resident set (VmHWM in /proc/self/status;
+  getrusage ru_maxrss where that is missing) over one call in a fresh spawned process, after
+  the estimator and inputs are set up and one call on a tiny input (64 samples) has done
+  torch's one-time initialisation (MINE: a 20-step run). Page-granular and blind to
+  allocations that reuse freed heap: values below ~1 MiB read as 0;
+- CUDA: torch.cuda.max_memory_allocated() minus the memory allocated before the call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from infonet_ros.baselines import KSG, MINE  # noqa: E402
+from infonet_ros.tasks import BivariateGaussian, GaussianMixture, data_seed  # noqa: E402
+from accuracy import load_infonet, machine_info, sha256_prefix, weights_file  # noqa: E402
+
+P_MAX = 120
+WINDOWS = (1, 28, 120)  # pairs per window (one call)
+MINE_REPEATS = {256: 5, 1000: 3, 5000: 2}
+
+
+def make_inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """[P_MAX, n] x and y: the same arrays for every method."""
+    kinds = [BivariateGaussian(r) for r in (0.0, 0.3, 0.6, 0.9)] + \
+            [GaussianMixture.random(k, 40_000_000 + k) for k in (2, 5, 10, 20)]
+    xs, ys = np.empty((P_MAX, n)), np.empty((P_MAX, n))
+    for i in range(P_MAX):
+        task = kinds[i % len(kinds)]
+        xs[i], ys[i] = task.sample(n, data_seed(f"speed/{task.name}", n, i))
+    return xs, ys
+
+
+# ---------------------------------------------------------------- memory
+
+def _peak_rss_kib() -> int:
+    """Peak resident set of this process image (VmHWM), KiB. ru_maxrss is the fallback;
+    unlike VmHWM it carries the parent's peak over fork + exec on Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _fresh_process_peak(spec: dict) -> float:
+    """In a fresh (spawned) process: build the estimator and inputs, then return the growth
+    of the peak RSS (MiB) over one call. The process never ran the call before, so the
+    growth is the call's peak working memory above everything set up before it."""
+    xs, ys = make_inputs(spec["n"])
+    p = spec["p"]
+    if spec["method"] == "InfoNet":
+        est = load_infonet(spec["weights"], spec["device"])
+        est.estimate_batch(xs[:1, :64], ys[:1, :64])  # one-time set-up on a tiny input
+        call = lambda: est.estimate_batch(xs[:p], ys[:p])  # noqa: E731
+    else:
+        est = MINE(steps=spec["steps"], device=spec["device"])
+        MINE(steps=2, device=spec["device"]).estimate(xs[0, :64], ys[0, :64])
+        call = lambda: est.estimate(xs[0], ys[0])  # noqa: E731
+    before = _peak_rss_kib()
+    call()
+    return (_peak_rss_kib() - before) / 1024.0
+
+
+def peak_memory(call, kind: str, spec: dict | None = None) -> tuple[float, str]:
+    """Peak memory (MiB) of one call, and what was measured."""
+    if kind == "cuda":
+        import torch
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        call()
+        torch.cuda.synchronize()
+        mib = (torch.cuda.max_memory_allocated() - before) / 2 ** 20
+        return mib, "CUDA: max_memory_allocated growth"
+    if kind == "numpy":
+        tracemalloc.start()
+        try:
+            call()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return peak / 2 ** 20, "numpy: tracemalloc peak"
+    import multiprocessing as mp
+    with mp.get_context("spawn").Pool(1) as pool:
+        mib = pool.apply(_fresh_process_peak, (spec,))
+    return mib, "torch CPU: peak-RSS (VmHWM) growth of one call in a fresh process"
+
+
+# ---------------------------------------------------------------- timing
+
+def time_calls(calls, warmup: int, min_calls: int, max_calls: int,
+               budget_s: float) -> np.ndarray:
+    """Run calls[i % len(calls)]: warm-up first (untimed), then until min_calls are done and
+    either max_calls or the time budget is reached. Returns latencies in seconds."""
+    for i in range(warmup):
+        calls[i % len(calls)]()
+    lat, t_start, i = [], time.perf_counter(), 0
+    while len(lat) < min_calls or (len(lat) < max_calls
+                                   and time.perf_counter() - t_start < budget_s):
+        fn = calls[i % len(calls)]
+        t0 = time.perf_counter()
+        fn()
+        lat.append(time.perf_counter() - t0)
+        i += 1
+    return np.array(lat)
+
+
+def row(method, device, n, p, lat, mem, mem_kind, note=""):
+    p50 = float(np.median(lat))
+    return {"method": method, "device": device, "n": n, "pairs_per_window": p,
+            "calls": len(lat), "latency_p50_ms": 1e3 * p50,
+            "latency_p99_ms": 1e3 * float(np.percentile(lat, 99)),
+            "pairs_per_second": p / p50, "peak_mem_mib": mem, "mem_measure": mem_kind,
+            "note": note}
+
+
+def bench_ksg(xs, ys, n, quick):
+    ksg = KSG(k=3)
+    rows = []
+    mem, kind = peak_memory(lambda: ksg.estimate(xs[0], ys[0]), "numpy")
+    for p in WINDOWS:
+        if p == 1:  # a different pair on every call
+            calls = [lambda i=i: ksg.estimate(xs[i], ys[i]) for i in range(P_MAX)]
+            lat = time_calls(calls, warmup=3, min_calls=30 if quick else 60,
+                             max_calls=2 * P_MAX, budget_s=3 if quick else 10)
+        else:
+            calls = [lambda p=p: ksg.estimate_batch(xs[:p], ys[:p])]
+            lat = time_calls(calls, warmup=1, min_calls=3 if quick else 5, max_calls=30,
+                             budget_s=2 if quick else 5)
+        rows.append(row("KSG", "cpu", n, p, lat, mem, kind,
+                        "estimate" if p == 1 else f"loop over {p} pairs"))
+    return rows
+
+
+def bench_infonet(est, device, xs, ys, n, quick, weights):
+    rows = []
+    for p in WINDOWS:
+        if p == 1:
+            calls = [lambda i=i: est.estimate_batch(xs[i:i + 1], ys[i:i + 1])
+                     for i in range(P_MAX)]
+        else:
+            calls = [lambda p=p: est.estimate_batch(xs[:p], ys[:p])]
+        # estimate_batch returns numpy arrays, so every timed call includes the CUDA sync.
+        lat = time_calls(calls, warmup=2, min_calls=3 if quick else 10, max_calls=200,
+                         budget_s=3 if quick else 15)
+        spec = {"method": "InfoNet", "device": device, "n": n, "p": p, "weights": weights}
+        mem, kind = peak_memory(calls[0], "cuda" if device == "cuda" else "torch-cpu", spec)
+        rows.append(row("InfoNet", device, n, p, lat, mem, kind, "estimate_batch"))
+    return rows
+
+
+def bench_mine(device, xs, ys, n, quick, steps):
+    mine = MINE(steps=steps, device=device)
+    MINE(steps=10, device=device).estimate(xs[0], ys[0])  # warm-up (allocator, kernels)
+    reps = 1 if quick else MINE_REPEATS.get(n, 2)
+    calls = [lambda i=i: mine.estimate(xs[i], ys[i]) for i in range(reps)]
+    lat = time_calls(calls, warmup=0, min_calls=reps, max_calls=reps, budget_s=0)
+    spec = {"method": "MINE", "device": device, "n": n, "p": 1, "steps": 20}
+    mem, kind = peak_memory(lambda: MINE(steps=20, device=device).estimate(xs[0], ys[0]),
+                            "cuda" if device == "cuda" else "torch-cpu", spec)
+    return [row("MINE", device, n, 1, lat, mem, kind,
+                f"{steps} steps, {reps} timed run(s); memory of a 20-step run")]
+
+
+# ---------------------------------------------------------------- report
+
+def _num(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def markdown(meta, rows) -> str:
+    mi = meta["machine"]
+    ksg_rate = {r["n"]: r["pairs_per_second"] for r in rows
+                if r["method"] == "KSG" and r["pairs_per_window"] == 1}
+    lines = [
+        "# Speed benchmark",
+        "",
+        f"- date: {meta['date']}",
+        f"- machine: {mi['cpu']}, {mi['cores']} cores, Python {mi['python']}, "
+        f"numpy {mi['numpy']}, torch {mi.get('torch')} ({mi.get('torch_threads')} threads; "
+        f"MINE runs single-threaded), CUDA: {mi.get('cuda')}",
+        f"- load average at start: {meta['loadavg']}",
+        f"- InfoNet weights: {meta.get('infonet_weights') or '-'} "
+        f"(sha256 {meta.get('infonet_weights_sha256', '-')})",
+        f"- inputs: {P_MAX} fixed pairs per N (Gaussians, Gaussian mixtures), identical for "
+        "every method; warm-up excluded; latency = one call (window of P pairs)",
+        f"- command: `{meta['command']}`",
+        "",
+        "| method | device | N | pairs / window | latency p50 (ms) | p99 (ms) | pairs / s "
+        "| x KSG | peak mem (MiB) | calls | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        ratio = r["pairs_per_second"] / ksg_rate[r["n"]] if r["n"] in ksg_rate else float("nan")
+        lines.append(
+            f"| {r['method']} | {r['device']} | {r['n']} | {r['pairs_per_window']} | "
+            f"{r['latency_p50_ms']:.2f} | {r['latency_p99_ms']:.2f} | "
+            f"{_num(r['pairs_per_second'])} | {_num(ratio)} | {r['peak_mem_mib']:.3g} | "
+            f"{r['calls']} | {r['note']} |")
+    measures = "; ".join(sorted({r["mem_measure"] for r in rows}))
+    lines += ["", "x KSG: pairs / s relative to KSG's one-pair calls at the same N.",
+              f"Peak memory of one window: {measures} (details in the bench/speed.py docstring)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--methods", default="infonet,ksg,mine")
+    p.add_argument("--weights", default=None,
+                   help="InfoNet weights file (default: InfoNetEstimator.pretrained())")
+    p.add_argument("--ns", default=None, help="default 256,1000,5000 (quick: 256,1000)")
+    p.add_argument("--mine-steps", type=int, default=500)
+    p.add_argument("--no-cuda", action="store_true", help="CPU only even when CUDA is present")
+    p.add_argument("--quick", action="store_true", help="N = 256, 1000; fewer repeats")
+    p.add_argument("--out", default="bench/results/speed.md")
+    args = p.parse_args(argv)
+    from tqdm import tqdm
+
+    methods = [s.strip().lower() for s in args.methods.split(",") if s.strip()]
+    for m in methods:
+        if m not in ("infonet", "ksg", "mine"):
+            p.error(f"--methods: unknown method {m!r}; choose from infonet, ksg, mine")
+    ns = [int(v) for v in (args.ns or ("256,1000" if args.quick else "256,1000,5000")).split(",")]
+    devices = ["cpu"]
+    import torch
+    if torch.cuda.is_available() and not args.no_cuda:
+        devices.append("cuda")
+
+    meta = {"loadavg": " ".join(f"{v:.2f}" for v in os.getloadavg())}
+    infonet = {}
+    if "infonet" in methods:
+        infonet = {d: load_infonet(args.weights, d) for d in devices}
+        path = weights_file(infonet["cpu"], args.weights)
+        meta["infonet_weights"], meta["infonet_weights_sha256"] = path, sha256_prefix(path)
+
+    rows = []
+    for n in tqdm(ns, desc="N", unit="size"):
+        xs, ys = make_inputs(n)
+        if "ksg" in methods:
+            rows += bench_ksg(xs, ys, n, args.quick)
+        for device, est in infonet.items():
+            rows += bench_infonet(est, device, xs, ys, n, args.quick, args.weights)
+        if "mine" in methods:
+            for device in devices:
+                rows += bench_mine(device, xs, ys, n, args.quick, args.mine_steps)
+
+    cli = argv if argv is not None else sys.argv[1:]
+    meta.update({
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "command": " ".join(["bench/speed.py"] + list(cli)),
+    })
+    report = markdown(meta, rows)
+    print(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    raw = {"meta": meta, "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str))
+    print(f"wrote {out} and {out.with_suffix('.json')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
