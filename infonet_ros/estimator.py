@@ -239,11 +239,13 @@ class InfoNetEstimator:
         return float(mi.mean())
 
     # -- differentiable ------------------------------------------------------------------------
-    def mi(self, x, y, temperature: float = 0.01) -> torch.Tensor:
+    def mi(self, x, y, temperature: float = 2.0) -> torch.Tensor:
         """Differentiable MI (nats) via soft ranks, for end-to-end learning.
 
         x, y: [N] or [P, N] (tensors keep their graph; other inputs are converted). Returns a
         scalar tensor (or [P]) on the estimator's device. Not clipped at 0. Memory O(P N^2).
+        ``temperature``: soft-rank smoothing in units of the typical gap between neighbouring
+        samples (see ``copula.soft_rank``).
         """
         xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(_as_float_array("x", x, (1, 2)))
         yt = y if isinstance(y, torch.Tensor) else torch.as_tensor(_as_float_array("y", y, (1, 2)))

@@ -26,14 +26,16 @@ def test_hard_rank_monotone_invariance_and_permutation():
 def test_soft_rank_keeps_rank_semantics(n):
     x = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
     hard, soft = rank_transform(x), soft_rank(x)
-    assert (soft - hard).abs().max() < 3.0 / n**0.5 * 0.1 + 2.0 / n  # within a couple of ranks
-    assert (soft - hard).abs().mean() < 1.0 / n
-    # ordering is preserved
+    assert (soft - hard).abs().mean() < 1.0 / n  # within one rank on average
+    assert (soft - hard).abs().max() < 0.01
     order = torch.argsort(x)
-    assert (soft[order].diff() > 0).all()
-    # not min-max scaling (the published "soft rank" fault): heavy tails keep uniform ranks
+    assert (soft[order].diff() > 0).all()  # ordering preserved
+    # not min-max scaling (the published "soft rank" fault): heavy tails keep the bulk's ranks
     y = x**3
-    assert (soft_rank(y) - rank_transform(y)).abs().max() < 0.02
+    assert (soft_rank(y) - rank_transform(y)).abs().mean() < 3.0 / n
+    assert (soft_rank(y) - rank_transform(y)).abs().max() < 0.06
+    minmax = (y - y.min()) / (y.max() - y.min())
+    assert (minmax - rank_transform(y)).abs().max() > 0.2  # what min-max scaling would give
 
 
 def test_soft_rank_gradients_reach_inputs():
