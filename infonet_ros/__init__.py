@@ -5,7 +5,13 @@
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 __version__ = "0.1.0"
-
-from .estimator import InfoNetEstimator  # noqa: E402
-
 __all__ = ["InfoNetEstimator", "__version__"]
+
+
+def __getattr__(name):
+    # Lazy: `import infonet_ros.streams` (node start-up, bag tools) must not pay for torch.
+    if name == "InfoNetEstimator":
+        from .estimator import InfoNetEstimator
+
+        return InfoNetEstimator
+    raise AttributeError(f"module 'infonet_ros' has no attribute {name!r}")

@@ -59,6 +59,7 @@ class InfoNetConfig:
     n_layers: int = 2  # latent self-attention blocks
     n_freq: int = 16  # Fourier frequencies per coordinate
     mlp_ratio: int = 2
+    decoder_bumps: bool = True  # Gaussian bump term in the decoder logits (see InfoNet.decode)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -76,6 +77,7 @@ class InfoNetConfig:
     @classmethod
     def from_json(cls, text: str) -> "InfoNetConfig":
         raw = json.loads(text)
+        raw.setdefault("decoder_bumps", False)  # checkpoints from before the field existed
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -275,6 +277,8 @@ class InfoNet(nn.Module):
         self.dec_k = SwapLinear(h, h)
         self.dec_v = nn.Linear(h, cfg.n_heads)  # applied to a + b: swap-invariant scalars
         self.dec_bias = nn.Parameter(torch.zeros(()))
+        if cfg.decoder_bumps:  # per head and latent: centre and log-width along u (a) and v (b)
+            self.dec_bump = SwapLinear(h, 2 * cfg.n_heads)
         with torch.no_grad():  # larger initial logits: the table varies with position from step 0
             self.dec_k.p.mul_(4.0)  # (with default init it starts nearly flat, a slow saddle)
             self.dec_k.q.mul_(4.0)
@@ -349,7 +353,14 @@ class InfoNet(nn.Module):
         return z.view(p, 2, m, d)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """latents [B, M, d] -> tables [B, G, G]."""
+        """latents [B, M, d] -> tables [B, G, G].
+
+        Cell (u, v) attends over the latents with logits alpha_m(u) + beta_m(v): a learned
+        1-D query e(t) dotted with the latent's key, plus (``decoder_bumps``) a Gaussian bump
+        -(u - c_m)^2 / 2 w_m^2 whose centre and width each latent predicts. The bump lets a
+        latent claim a sharp interval anywhere (cluster blocks, thin ridges) that a
+        16-dimensional dot product alone cannot carve out.
+        """
         cfg = self.cfg
         b, m, d = z.shape
         hh, nh = d // 2, cfg.n_heads
@@ -363,6 +374,13 @@ class InfoNet(nn.Module):
         qb = split_heads(eb[None], nh)
         alpha = qa @ k.transpose(-1, -2) / math.sqrt(dh)  # [B, nh, G, M]
         beta = qb @ k.transpose(-1, -2) / math.sqrt(dh)
+        if cfg.decoder_bumps:
+            bump = self.dec_bump(zn).view(b, m, 2, 2, nh)  # [B, M, axis(u|v), (centre, log w), nh]
+            centre = torch.sigmoid(bump[:, :, :, 0]).permute(0, 3, 2, 1)  # [B, nh, 2, M]
+            width = torch.exp(bump[:, :, :, 1].clamp(-6, 2) - 1.5).permute(0, 3, 2, 1) + 0.5 / cfg.grid_size
+            t = self.axis_nodes.view(1, 1, -1, 1)  # [1, 1, G, 1]
+            alpha = alpha - 0.5 * ((t - centre[:, :, None, 0]) / width[:, :, None, 0]) ** 2
+            beta = beta - 0.5 * ((t - centre[:, :, None, 1]) / width[:, :, None, 1]) ** 2
         a = torch.exp(alpha - alpha.amax(-1, keepdim=True))  # row scalings cancel in the ratio
         bb = torch.exp(beta - beta.amax(-1, keepdim=True))
         num = (a * s[:, :, None, :]) @ bb.transpose(-1, -2)  # [B, nh, G, G]
