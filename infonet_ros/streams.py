@@ -1,0 +1,525 @@
+"""Streams: which scalar signals to read from which topics, and how.
+
+A *stream* is one scalar time series taken from one field of one topic, e.g. stream
+``accel_x`` = field ``linear_acceleration.x`` of ``sensor_msgs/msg/Imu`` on ``/imu/data``.
+This module turns the node's parameters into a :class:`PipelineConfig` and turns
+messages into ``(t, value)`` samples (:class:`StreamExtractor`). It is plain Python (no
+rclpy): the live node and the offline bag tools share it, so both read the same samples.
+
+Message objects can be rclpy messages or ``rosbags`` deserialised dataclasses; only
+attribute access and indexing are used, and both flavours share field names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    'FieldExtractionError',
+    'PipelineConfig',
+    'StreamExtractor',
+    'StreamSpec',
+    'compile_field_path',
+    'import_message_type',
+    'message_stamp',
+    'parse_pairs',
+]
+
+NODE_NAME = 'infonet_estimator'
+ESTIMATORS = ('infonet', 'ksg')
+# Parameters every rclpy node may carry; accepted and ignored by PipelineConfig.
+ROS_BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+
+_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_DEVICE_RE = re.compile(r'^(auto|cpu|mps|cuda(:\d+)?)$')
+
+
+class FieldExtractionError(ValueError):
+    """A message did not contain a usable number at a stream's field path."""
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One scalar stream: ``field`` of messages of ``type`` on ``topic``."""
+
+    name: str   # stream name, as in ``stream_names``
+    topic: str  # e.g. '/imu/data' (relative names resolve in the node's namespace)
+    type: str   # e.g. 'sensor_msgs/msg/Imu'
+    field: str  # e.g. 'linear_acceleration.x', 'position[2]'
+
+
+@dataclass
+class PipelineConfig:
+    """Everything the estimator node and the bag tools need; units in the names.
+
+    ``pairs`` are index pairs into ``stream_names``; an empty ``pairs`` parameter means
+    all pairs ``i < j``.
+    """
+
+    stream_names: list[str]
+    streams: dict[str, StreamSpec]
+    pairs: list[tuple[int, int]]
+    window_size: int = 512           # samples per window (N)
+    sample_rate_hz: float = 50.0     # common timeline the streams are aligned to
+    publish_rate_hz: float = 5.0     # windows evaluated per second
+    device: str = 'auto'             # auto | cpu | cuda | cuda:N
+    model_path: str = ''             # empty = bundled InfoNet weights
+    graph_threshold: float = 0.05    # nats; edges with MI >= threshold
+    estimator: str = 'infonet'       # infonet | ksg (baseline)
+    max_gap_s: float = 0.5           # a window with a larger gap in any stream is skipped
+    stale_after_s: float = 2.0       # stream flagged stalled after this long without data
+    buffer_seconds: float = 0.0      # per-stream history; 0 = 2 window spans + 2 s
+    permutations: int = 0            # permutation test per pair; 0 = p_value NaN
+    p_value_alpha: float = 0.05      # with permutations > 0, edges also need p <= alpha
+    marker_frame_id: str = 'map'     # frame of ~/graph_markers
+
+    @property
+    def window_span_s(self) -> float:
+        """Seconds from the first to the last sample of a window."""
+        return (self.window_size - 1) / self.sample_rate_hz
+
+    @property
+    def effective_buffer_seconds(self) -> float:
+        if self.buffer_seconds > 0:
+            return self.buffer_seconds
+        return 2.0 * self.window_span_s + 2.0
+
+    @property
+    def pair_names(self) -> list[tuple[str, str]]:
+        return [(self.stream_names[i], self.stream_names[j]) for i, j in self.pairs]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> 'PipelineConfig':
+        """Build from node parameters: nested dicts or ROS-style dotted keys.
+
+        ``{'streams': {'a': {'topic': ...}}}`` and ``{'streams.a.topic': ...}`` are the
+        same. Raises ValueError naming the offending parameter.
+        """
+        flat = _flatten(params)
+        stream_keys = {k for k in flat if k.startswith('streams.')}
+        known = {f.name for f in fields(cls)} - {'streams'}
+        for key in sorted(set(flat) - stream_keys):
+            if key in known or key in ROS_BUILTIN_PARAMETERS or key.startswith('qos_overrides.'):
+                continue
+            raise ValueError(
+                f"unknown parameter '{key}'; expected one of: "
+                f"{', '.join(sorted(known | {'streams.<name>.topic|type|field'}))}")
+
+        if 'stream_names' not in flat:
+            raise ValueError("parameter 'stream_names' is required: a list of stream names, "
+                             "the order used in published messages")
+        names = _string_list(flat['stream_names'], 'stream_names')
+        if len(names) < 2:
+            raise ValueError(f"parameter 'stream_names' needs at least 2 streams, got {names}")
+        for name in names:
+            if not _NAME_RE.match(name):
+                raise ValueError(f"parameter 'stream_names': bad stream name '{name}' "
+                                 '(letters, digits and _ only, not starting with a digit)')
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameter 'stream_names' has duplicates: {names}")
+
+        streams = {}
+        for name in names:
+            spec = {}
+            for attr in ('topic', 'type', 'field'):
+                key = f'streams.{name}.{attr}'
+                value = flat.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    raise ValueError(f"parameter '{key}' is required (a non-empty string) "
+                                     f"for stream '{name}', got {value!r}")
+                spec[attr] = value.strip()
+            streams[name] = StreamSpec(name=name, **spec)
+        for key in sorted(stream_keys):
+            parts = key.split('.')
+            if len(parts) != 3 or parts[2] not in ('topic', 'type', 'field'):
+                raise ValueError(f"unknown parameter '{key}'; expected streams.<name>.topic, "
+                                 'streams.<name>.type or streams.<name>.field')
+            if parts[1] not in names:
+                raise ValueError(f"parameter '{key}' configures stream '{parts[1]}', which "
+                                 f"is not in 'stream_names' {names}")
+
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in ('stream_names', 'streams', 'pairs') or f.name not in flat:
+                continue
+            kwargs[f.name] = _coerce(f.name, flat[f.name], type(getattr(_DEFAULTS, f.name)))
+        config = cls(stream_names=names, streams=streams,
+                     pairs=parse_pairs(flat.get('pairs'), names), **kwargs)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_yaml(cls, path, node_name: str = NODE_NAME) -> 'PipelineConfig':
+        """Read the node's parameters file (``<node_name>: ros__parameters: ...``).
+
+        Also accepts the wildcard sections ``/**`` and ``/**/<node_name>`` and a fully
+        qualified ``/<ns>/<node_name>``; more specific sections win.
+        """
+        import yaml  # local: only the offline tools need it
+
+        path = Path(path)
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read parameters file '{path}': {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ValueError(f"parameters file '{path}' is not a mapping of node names")
+        merged: dict[str, Any] = {}
+        found = False
+        for key in ('/**', '**', f'/**/{node_name}', node_name, f'/{node_name}'):
+            found |= _merge_section(doc, key, merged, path)
+        for key in doc:
+            if isinstance(key, str) and key.endswith(f'/{node_name}') and '*' not in key:
+                found |= _merge_section(doc, key, merged, path)
+        if not found:
+            raise ValueError(f"parameters file '{path}' has no section for node "
+                             f"'{node_name}' (or '/**') with 'ros__parameters'")
+        try:
+            return cls.from_params(merged)
+        except ValueError as exc:
+            raise ValueError(f'{path}: {exc}') from exc
+
+    def validate(self) -> None:
+        """Check value ranges; raises ValueError naming the parameter."""
+        def need(ok: bool, name: str, what: str) -> None:
+            if not ok:
+                raise ValueError(f"parameter '{name}' must be {what}, "
+                                 f'got {getattr(self, name)!r}')
+
+        need(self.window_size >= 16, 'window_size', 'an integer >= 16')
+        for name in ('sample_rate_hz', 'publish_rate_hz', 'max_gap_s', 'stale_after_s'):
+            value = getattr(self, name)
+            need(math.isfinite(value) and value > 0, name, 'a finite number > 0')
+        need(math.isfinite(self.graph_threshold), 'graph_threshold', 'a finite number (nats)')
+        need(math.isfinite(self.buffer_seconds) and self.buffer_seconds >= 0,
+             'buffer_seconds', '>= 0 (0 = automatic)')
+        if self.buffer_seconds > 0:
+            need(self.buffer_seconds > self.window_span_s, 'buffer_seconds',
+                 f'longer than one window ({self.window_span_s:.3f} s)')
+        need(self.permutations >= 0, 'permutations', 'an integer >= 0')
+        need(0 < self.p_value_alpha <= 1, 'p_value_alpha', 'in (0, 1]')
+        need(bool(_DEVICE_RE.match(self.device)), 'device', 'auto, cpu, cuda or cuda:N')
+        need(self.estimator in ESTIMATORS, 'estimator', ' or '.join(ESTIMATORS))
+        need(len(self.pairs) > 0, 'pairs', 'non-empty')
+        k = len(self.stream_names)
+        for i, j in self.pairs:
+            need(0 <= i < k and 0 <= j < k and i != j, 'pairs',
+                 f'pairs of distinct stream indices < {k}')
+
+
+_DEFAULTS = PipelineConfig(stream_names=[], streams={}, pairs=[])
+
+
+def parse_pairs(value: Any, stream_names: list[str]) -> list[tuple[int, int]]:
+    """Parse the ``pairs`` parameter into index pairs.
+
+    Accepts ``None`` / ``[]`` (all pairs i < j), ``"a:b"`` strings, or 2-sequences of
+    stream names or indices. Order is kept; duplicates (in either order) are an error.
+    """
+    if value is None or (not isinstance(value, str) and len(value) == 0):
+        k = len(stream_names)
+        return [(i, j) for i in range(k) for j in range(i + 1, k)]
+    if isinstance(value, str):
+        value = [value]
+    index = {name: i for i, name in enumerate(stream_names)}
+
+    def lookup(token: Any, item: Any) -> int:
+        if isinstance(token, str):
+            token = token.strip()
+            if token in index:
+                return index[token]
+            raise ValueError(f"parameter 'pairs': '{item}' names unknown stream '{token}'; "
+                             f'streams are {stream_names}')
+        if isinstance(token, int) and not isinstance(token, bool) \
+                and 0 <= token < len(stream_names):
+            return token
+        raise ValueError(f"parameter 'pairs': bad entry {item!r}")
+
+    pairs: list[tuple[int, int]] = []
+    seen = set()
+    for item in value:
+        if isinstance(item, str):
+            parts = item.split(':')
+            if len(parts) != 2:
+                raise ValueError(f"parameter 'pairs': '{item}' must look like 'a:b'")
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            parts = list(item)
+        else:
+            raise ValueError(f"parameter 'pairs': bad entry {item!r}; use 'a:b' strings")
+        i, j = lookup(parts[0], item), lookup(parts[1], item)
+        if i == j:
+            raise ValueError(f"parameter 'pairs': '{item}' pairs a stream with itself")
+        if frozenset((i, j)) in seen:
+            raise ValueError(f"parameter 'pairs': duplicate pair {item!r}")
+        seen.add(frozenset((i, j)))
+        pairs.append((i, j))
+    return pairs
+
+
+def _merge_section(doc: dict, key: str, merged: dict, path: Path) -> bool:
+    section = doc.get(key)
+    if section is None:
+        return False
+    if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'), dict):
+        raise ValueError(f"parameters file '{path}': section '{key}' needs a "
+                         "'ros__parameters' mapping")
+    merged.update(_flatten(section['ros__parameters']))
+    return True
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + '.'))
+        elif isinstance(value, StreamSpec):
+            for attr in ('topic', 'type', 'field'):
+                flat[f'{name}.{attr}'] = getattr(value, attr)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if isinstance(value, str) or not hasattr(value, '__iter__') \
+            or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"parameter '{name}' must be a list of strings, got {value!r}")
+    return [v.strip() for v in value]
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ValueError(f"parameter '{name}' must be of type {kind.__name__}, "
+                         f'got {value!r}')
+    return kind(value)
+
+
+# --- message types and field paths ------------------------------------------------------
+
+def import_message_type(type_str: str) -> type:
+    """Resolve ``'sensor_msgs/msg/Imu'`` (or ``'sensor_msgs/Imu'``) to its Python class."""
+    parts = type_str.strip().split('/') if isinstance(type_str, str) else []
+    if len(parts) == 2:
+        parts = [parts[0], 'msg', parts[1]]
+    if len(parts) != 3 or not all(_NAME_RE.match(p) for p in parts) or parts[1] != 'msg':
+        raise ValueError(f"bad message type '{type_str}': expected 'package/msg/Name', "
+                         "e.g. 'sensor_msgs/msg/Imu'")
+    package, _, name = parts
+    try:
+        module = importlib.import_module(f'{package}.msg')
+    except ImportError as exc:
+        raise ValueError(f"message type '{type_str}': cannot import '{package}.msg' "
+                         f'({exc}); is the message package installed and sourced?') from exc
+    cls = getattr(module, name, None)
+    if cls is None or not hasattr(cls, 'get_fields_and_field_types'):
+        raise ValueError(f"message type '{type_str}': '{package}.msg' has no message "
+                         f"'{name}'")
+    return cls
+
+
+_SEGMENT_RE = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)((?:\[-?\d+\])*)$')
+_NUMERIC_TYPES = {
+    'float', 'double', 'long double', 'boolean', 'octet', 'char', 'byte',
+    'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64',
+}
+_TIME_TYPES = {'builtin_interfaces/Time', 'builtin_interfaces/Duration'}
+
+
+def _parse_path(path: str) -> list[tuple[str, list[int]]]:
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError('empty field path')
+    steps = []
+    for segment in path.strip().split('.'):
+        match = _SEGMENT_RE.match(segment)
+        if not match:
+            raise ValueError(f"bad field path '{path}': cannot parse '{segment}'")
+        indices = [int(i) for i in re.findall(r'-?\d+', match.group(2))]
+        steps.append((match.group(1), indices))
+    return steps
+
+
+def _element_type(type_str: str) -> tuple[str, int]:
+    """'sequence<double, 3>' -> ('double', 1); 'double[9]' -> ('double', 1)."""
+    depth = 0
+    while True:
+        match = re.match(r'^sequence<(.+?)(,\s*\d+)?>$', type_str)
+        if match:
+            type_str, depth = match.group(1).strip(), depth + 1
+            continue
+        match = re.match(r'^(.+)\[\d*\]$', type_str)
+        if match:
+            type_str, depth = match.group(1).strip(), depth + 1
+            continue
+        return type_str, depth
+
+
+def _check_path_against_type(path: str, steps, msg_type: type) -> None:
+    current: type | None = msg_type
+    where = msg_type.__name__
+    for n, (name, indices) in enumerate(steps):
+        field_types = current.get_fields_and_field_types()
+        if name not in field_types:
+            raise ValueError(f"field path '{path}': {where} has no field '{name}'; fields "
+                             f"are {sorted(field_types)}")
+        base, depth = _element_type(field_types[name])
+        if len(indices) > depth:
+            raise ValueError(f"field path '{path}': '{name}' ({field_types[name]}) "
+                             'cannot be indexed')
+        if len(indices) < depth:
+            raise ValueError(f"field path '{path}': '{name}' is an array "
+                             f"({field_types[name]}); pick an element, e.g. '{name}[0]'")
+        last = n == len(steps) - 1
+        if '/' in base:
+            if last:
+                if base in _TIME_TYPES:
+                    return
+                raise ValueError(f"field path '{path}': '{name}' is a {base} message, not "
+                                 'a number; select one of its fields')
+            package, type_name = base.split('/')
+            current = import_message_type(f'{package}/msg/{type_name}')
+            where = f'{name} ({base})'
+        else:
+            if base not in _NUMERIC_TYPES:
+                raise ValueError(f"field path '{path}': '{name}' has type {base}, not a "
+                                 'number')
+            if not last:
+                raise ValueError(f"field path '{path}': '{name}' is a number ({base}) "
+                                 'and has no fields')
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (bytes, bytearray)) and len(value) == 1:
+        return float(value[0])
+    if hasattr(value, 'sec') and hasattr(value, 'nanosec'):
+        return value.sec + value.nanosec * 1e-9
+    return float(value)
+
+
+def compile_field_path(path: str, msg_type: type | None = None,
+                       stream: str | None = None) -> Callable[[Any], float]:
+    """Compile ``'linear_acceleration.x'``, ``'position[2]'``, ``'data[0]'`` into a getter.
+
+    The getter maps a message (rclpy or rosbags flavour) to a float and raises
+    FieldExtractionError when a message lacks the element (e.g. a short array). With
+    ``msg_type`` (an rclpy message class) the path is checked against the type first:
+    unknown fields, indexing a scalar, unindexed arrays and non-numeric leaves raise
+    ValueError naming the stream and field. ``builtin_interfaces/Time`` leaves give
+    seconds; booleans give 0/1.
+    """
+    label = f"stream '{stream}': " if stream else ''
+    try:
+        steps = _parse_path(path)
+        if msg_type is not None:
+            _check_path_against_type(path, steps, msg_type)
+    except ValueError as exc:
+        raise ValueError(f'{label}{exc}') from None
+
+    def getter(msg: Any) -> float:
+        value = msg
+        try:
+            for name, indices in steps:
+                value = getattr(value, name)
+                for i in indices:
+                    value = value[i]
+            return _to_float(value)
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise FieldExtractionError(
+                f"{label}cannot read field '{path}' from {type(msg).__name__}: "
+                f'{type(exc).__name__}: {exc}') from None
+
+    getter.__name__ = f'field_{path}'
+    return getter
+
+
+def message_stamp(msg: Any) -> float | None:
+    """``header.stamp`` in seconds, or None without a header or with a zero stamp.
+
+    Zero stamps are treated as missing: many publishers leave them unset, and the caller
+    then falls back to the receive time.
+    """
+    stamp = getattr(getattr(msg, 'header', None), 'stamp', None)
+    if stamp is None:
+        return None
+    sec, nanosec = getattr(stamp, 'sec', 0), getattr(stamp, 'nanosec', 0)
+    if sec == 0 and nanosec == 0:
+        return None
+    return sec + nanosec * 1e-9
+
+
+class StreamExtractor:
+    """Messages -> ``(t, value)`` samples for the configured streams.
+
+    ``t`` is the message's header stamp when it has a non-zero one, else the receive time
+    passed in (seconds, same clock). Several streams may share a topic.
+    """
+
+    def __init__(self, config: PipelineConfig, check_types: bool = True):
+        self.config = config
+        self.topics: dict[str, str] = {}             # topic -> type string
+        self.message_types: dict[str, type] = {}     # topic -> class (check_types only)
+        self._by_topic: dict[str, list[str]] = {}
+        self._getters: dict[str, Callable[[Any], float]] = {}
+        for name in config.stream_names:
+            spec = config.streams[name]
+            msg_type = None
+            if check_types:
+                try:
+                    msg_type = import_message_type(spec.type)
+                except ValueError as exc:
+                    raise ValueError(f"parameter 'streams.{name}.type': {exc}") from None
+                self.message_types[spec.topic] = msg_type
+            known = self.topics.setdefault(spec.topic, spec.type)
+            if _canonical_type(known) != _canonical_type(spec.type):
+                raise ValueError(
+                    f"stream '{name}': topic '{spec.topic}' has type '{spec.type}' here but "
+                    f"'{known}' in another stream; one topic has one type")
+            self._by_topic.setdefault(spec.topic, []).append(name)
+            try:
+                self._getters[name] = compile_field_path(spec.field, msg_type, stream=name)
+            except ValueError as exc:
+                raise ValueError(f"parameter 'streams.{name}.field': {exc}") from None
+
+    def streams_on(self, topic: str) -> list[str]:
+        """Stream names read from ``topic`` (empty if none)."""
+        return list(self._by_topic.get(topic, []))
+
+    def extract(self, stream_name: str, msg: Any, receive_time: float) -> tuple[float, float]:
+        """``(t, value)`` of one stream; raises FieldExtractionError on a bad message."""
+        stamp = message_stamp(msg)
+        return (receive_time if stamp is None else stamp), self._getters[stream_name](msg)
+
+    def extract_topic(self, topic: str, msg: Any, receive_time: float
+                      ) -> list[tuple[str, float, float | FieldExtractionError]]:
+        """All streams of ``topic``: ``(name, t, value)``; value is the exception on failure."""
+        stamp = message_stamp(msg)
+        t = receive_time if stamp is None else stamp
+        out: list[tuple[str, float, float | FieldExtractionError]] = []
+        for name in self._by_topic.get(topic, ()):
+            try:
+                out.append((name, t, self._getters[name](msg)))
+            except FieldExtractionError as exc:
+                out.append((name, t, exc))
+        return out
+
+
+def _canonical_type(type_str: str) -> str:
+    parts = type_str.strip().split('/')
+    return '/'.join([parts[0], 'msg', parts[1]]) if len(parts) == 2 else type_str.strip()
+

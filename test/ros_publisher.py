@@ -1,0 +1,133 @@
+"""Synthetic streams with known dependence, published by a real rclpy node (for tests).
+
+Scenarios (truth: I = -0.5 log(1 - rho^2) nats for the dependent pair):
+
+- ``gaussian``: at ``--rate`` Hz (default 100), ``/<prefix>imu`` (sensor_msgs/Imu,
+  stamped) ``linear_acceleration.x = x`` and ``/<prefix>cmd_vel`` (geometry_msgs/Twist,
+  no header) ``linear.x = rho x + sqrt(1 - rho^2) e``, published in the same tick; and
+  ``/<prefix>noise`` (std_msgs/Float64), independent of both. x, e, noise ~ N(0, 1) i.i.d.
+- ``multirate``: ``/<prefix>fast`` (sensor_msgs/Imu, 200 Hz, stamped) and
+  ``/<prefix>slow`` (sensor_msgs/JointState, 30 Hz, stamped, ``position[0]``). The slow
+  stream samples y_k = rho u_k + sqrt(1 - rho^2) e_k at knots t_k = T0 + k / 30 with
+  u_k, e_k ~ N(0, 1) i.i.d.; the fast stream is the smooth (piecewise-linear) curve
+  through (t_k, u_k), sampled at 200 Hz. Linear interpolation of both onto any common
+  grid gives the same weights for u and y, so aligned pairs keep correlation rho.
+  ``/<prefix>noise`` (Float64, 100 Hz) is independent.
+
+Waits until every topic has a subscriber (``--wait`` s at most), prints ``publishing``,
+then publishes for ``--duration`` seconds or until SIGINT/SIGTERM.
+"""
+
+import argparse
+import math
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Twist
+from rclpy.qos import QoSProfile
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Float64
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--scenario', choices=['gaussian', 'multirate'], default='gaussian')
+    parser.add_argument('--rho', type=float, default=0.8)
+    parser.add_argument('--rate', type=float, default=100.0, help='gaussian: publish rate, Hz')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--duration', type=float, default=120.0)
+    parser.add_argument('--wait', type=float, default=60.0)
+    parser.add_argument('--prefix', default='/test/')
+    args, ros_args = parser.parse_known_args()
+
+    rclpy.init(args=[sys.argv[0], *ros_args], signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    node = rclpy.create_node('synthetic_streams')
+    qos = QoSProfile(depth=100)
+    rng = np.random.default_rng(args.seed)
+    rho, rest = args.rho, math.sqrt(1 - args.rho ** 2)
+    p = args.prefix
+    if args.scenario == 'gaussian':
+        pubs = {'imu': node.create_publisher(Imu, p + 'imu', qos),
+                'cmd_vel': node.create_publisher(Twist, p + 'cmd_vel', qos),
+                'noise': node.create_publisher(Float64, p + 'noise', qos)}
+    else:
+        pubs = {'fast': node.create_publisher(Imu, p + 'fast', qos),
+                'slow': node.create_publisher(JointState, p + 'slow', qos),
+                'noise': node.create_publisher(Float64, p + 'noise', qos)}
+
+    deadline = time.monotonic() + args.wait
+    while not stop.is_set() and any(pub.get_subscription_count() == 0 for pub in pubs.values()):
+        if time.monotonic() > deadline:
+            missing = [n for n, pub in pubs.items() if pub.get_subscription_count() == 0]
+            print(f'no subscriber for {missing} after {args.wait} s', flush=True)
+            return 1
+        time.sleep(0.05)
+    print('publishing', flush=True)
+
+    def now():
+        return node.get_clock().now().nanoseconds * 1e-9
+
+    def stamp(t):
+        sec = math.floor(t)
+        return {'sec': int(sec), 'nanosec': min(int((t - sec) * 1e9), 999_999_999)}
+
+    end = time.monotonic() + args.duration
+    if args.scenario == 'gaussian':
+        period = 1.0 / args.rate
+        tick = time.monotonic()
+        while not stop.is_set() and time.monotonic() < end:
+            x, e, z = rng.standard_normal(3)
+            imu = Imu()
+            imu.header.stamp.sec, imu.header.stamp.nanosec = stamp(now()).values()
+            imu.linear_acceleration.x = float(x)
+            twist = Twist()
+            twist.linear.x = float(rho * x + rest * e)
+            pubs['imu'].publish(imu)
+            pubs['cmd_vel'].publish(twist)
+            pubs['noise'].publish(Float64(data=float(z)))
+            tick = max(tick + period, time.monotonic() - period)
+            time.sleep(max(0.0, tick - time.monotonic()))
+    else:
+        slow_period, fast_period = 1.0 / 30.0, 1.0 / 200.0
+        t0 = now()
+        u = list(rng.standard_normal(2))   # knots k = 0, 1
+        next_knot = 0                      # next slow sample to publish
+        next_noise = t0
+        tick = time.monotonic()
+        while not stop.is_set() and time.monotonic() < end:
+            t = now()
+            k = int((t - t0) / slow_period)
+            while len(u) < k + 2:
+                u.append(rng.standard_normal())
+            while next_knot <= k:
+                js = JointState()
+                tk = t0 + next_knot * slow_period
+                js.header.stamp.sec, js.header.stamp.nanosec = stamp(tk).values()
+                js.position = [float(rho * u[next_knot] + rest * rng.standard_normal())]
+                pubs['slow'].publish(js)
+                next_knot += 1
+            w = (t - t0) / slow_period - k
+            imu = Imu()
+            imu.header.stamp.sec, imu.header.stamp.nanosec = stamp(t).values()
+            imu.linear_acceleration.x = float((1 - w) * u[k] + w * u[k + 1])
+            pubs['fast'].publish(imu)
+            if t >= next_noise:
+                pubs['noise'].publish(Float64(data=float(rng.standard_normal())))
+                next_noise += 0.01
+            tick = max(tick + fast_period, time.monotonic() - fast_period)
+            time.sleep(max(0.0, tick - time.monotonic()))
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
