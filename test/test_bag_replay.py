@@ -190,4 +190,6 @@ def test_offset_rate_loop_topics_and_sigint(tmp_path):
     assert values[:50] == list(range(50, 100))                  # --start-offset 1 s
     assert values[50:70] == list(range(50, 70))                 # --loop
     times = np.array([t for t, _ in got[:50]])
-    assert np.median(np.diff(times)) == pytest.approx(0.01, abs=0.004)   # 50 Hz at --rate 2
+    # --rate 2: 49 intervals of 20 ms bag time take ~0.49 s (rate 1 would take ~0.98 s). The
+    # span, not per-message gaps: a starved listener receives messages in bursts.
+    assert 0.3 < times[49] - times[0] < 0.8, times[49] - times[0]
