@@ -47,8 +47,12 @@ def make_estimator(config: PipelineConfig):
     if config.estimator == 'ksg':
         from infonet_ros.baselines import KSG
         return KSG()
+    import torch
+
     from infonet_ros import InfoNetEstimator
     from infonet_ros.estimator import resolve_device
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
     try:
         resolve_device(config.device)
     except ValueError as exc:

@@ -72,6 +72,8 @@ class PipelineConfig:
     model_path: str = ''             # empty = bundled InfoNet weights
     graph_threshold: float = 0.05    # nats; edges with MI >= threshold
     estimator: str = 'infonet'       # infonet | ksg (baseline)
+    torch_threads: int = 1           # CPU threads for InfoNet; 0 = torch default (all cores).
+                                     # 1 leaves a core to the subscriptions on small machines
     max_gap_s: float = 0.5           # a window with a larger gap in any stream is skipped
     stale_after_s: float = 2.0       # stream flagged stalled after this long without data
     buffer_seconds: float = 0.0      # per-stream history; 0 = 2 window spans + 2 s
@@ -203,6 +205,7 @@ class PipelineConfig:
             need(self.buffer_seconds > self.window_span_s, 'buffer_seconds',
                  f'longer than one window ({self.window_span_s:.3f} s)')
         need(self.permutations >= 0, 'permutations', 'an integer >= 0')
+        need(self.torch_threads >= 0, 'torch_threads', 'an integer >= 0 (0 = torch default)')
         need(0 < self.p_value_alpha <= 1, 'p_value_alpha', 'in (0, 1]')
         need(bool(_DEVICE_RE.match(self.device)), 'device', 'auto, cpu, cuda or cuda:N')
         need(self.estimator in ESTIMATORS, 'estimator', ' or '.join(ESTIMATORS))
