@@ -22,6 +22,12 @@ Design, and where it departs from the published InfoNet (docs/MODEL.md has the f
 * **Separable table decoder.** Grid queries q(u, v) = e(u) + S e(v) make the attention logits
   of table cell (u, v) on latent m a sum alpha_m(u) + beta_m(v), so the softmax-weighted table
   T(u, v) = sum_m A[u, m] s_m B[v, m] / sum_m A[u, m] B[v, m] is two small GEMMs per head.
+  Each latent also predicts a Gaussian bump (centre, width) per axis that is added to its
+  logits, so it can claim a sharp interval anywhere (cluster blocks, thin ridges).
+* **Histogram skip connection.** The table gets a * log(blurred histogram of the same
+  half-window + eps) added, with a and eps set from the half size and a gate on the pooled
+  latents: the plug-in copula density is handed to the table directly and the attention
+  path learns the correction (near independence the gate can switch the noisy histogram off).
 * **Whole table for the unit square** (ranks in (0, 1) map onto nodes 0..G-1), no blur and
   hence no zero-padding artefacts at the borders.
 * **Cross-fitted readout** (the published in-sample DV value is biased upwards at
@@ -60,6 +66,7 @@ class InfoNetConfig:
     n_freq: int = 16  # Fourier frequencies per coordinate
     mlp_ratio: int = 2
     decoder_bumps: bool = True  # Gaussian bump term in the decoder logits (see InfoNet.decode)
+    histogram_skip: bool = True  # add a learned multiple of log(smoothed half-window histogram)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -77,7 +84,8 @@ class InfoNetConfig:
     @classmethod
     def from_json(cls, text: str) -> "InfoNetConfig":
         raw = json.loads(text)
-        raw.setdefault("decoder_bumps", False)  # checkpoints from before the field existed
+        raw.setdefault("decoder_bumps", False)  # checkpoints from before these fields existed
+        raw.setdefault("histogram_skip", False)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -277,6 +285,11 @@ class InfoNet(nn.Module):
         self.dec_k = SwapLinear(h, h)
         self.dec_v = nn.Linear(h, cfg.n_heads)  # applied to a + b: swap-invariant scalars
         self.dec_bias = nn.Parameter(torch.zeros(()))
+        if cfg.histogram_skip:  # [scale, log eps]: affine in log(n) plus a gate from the latents
+            self.skip = nn.Parameter(torch.tensor([[-0.5, 0.0], [0.0, 0.0]]))
+            self.skip_gate = nn.Linear(h, 2)
+            nn.init.zeros_(self.skip_gate.weight)
+            nn.init.zeros_(self.skip_gate.bias)
         if cfg.decoder_bumps:  # per head and latent: centre and log-width along u (a) and v (b)
             self.dec_bump = SwapLinear(h, 2 * cfg.n_heads)
         with torch.no_grad():  # larger initial logits: the table varies with position from step 0
@@ -328,29 +341,60 @@ class InfoNet(nn.Module):
         return consts
 
     # -- pieces -------------------------------------------------------------------------
-    def encode(self, u: torch.Tensor, in_a: torch.Tensor) -> torch.Tensor:
-        """u: [P, N, 2], in_a: [P, N] bool -> latents [P, 2, M, d] (half A, half B)."""
-        cfg = self.cfg
+    @staticmethod
+    def halves(u: torch.Tensor, in_a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Half-window views: (points [2P, N, 2], membership weights [2P, N], counts [2P, 1]);
+        rows 2p and 2p+1 are halves A and B of set p."""
         p = u.shape[0]
+        w = torch.stack([in_a, ~in_a], 1).to(u.dtype)  # [P, 2, N]
+        counts = w.sum(-1)
+        # an empty half (possible only for tiny N) sees every point instead of nothing
+        w = torch.where(counts[..., None] > 0, w, torch.ones_like(w))
+        uu = u[:, None].expand(p, 2, *u.shape[1:]).reshape(p * 2, *u.shape[1:])
+        w = w.reshape(p * 2, -1)
+        return uu, w, w.sum(-1, keepdim=True)
+
+    def encode(self, uu: torch.Tensor, w: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Half-window points (see ``halves``) -> latents [2P, M, d]."""
+        cfg = self.cfg
         d, nh, m = cfg.dim, cfg.n_heads, cfg.n_latents
         dh = d // nh
         c = self._constants()
-        halves = torch.stack([in_a, ~in_a], 1).to(u.dtype)  # [P, 2, N]
-        counts = halves.sum(-1)  # [P, 2]
-        # an empty half (possible only for tiny N) sees every point instead of nothing
-        halves = torch.where(counts[..., None] > 0, halves, torch.ones_like(halves))
-        counts = halves.sum(-1)
-        uu = u[:, None].expand(p, 2, *u.shape[1:]).reshape(p * 2, *u.shape[1:])
-        hist = splat(uu, halves.reshape(p * 2, -1), cfg.input_grid) / counts.reshape(p * 2, 1)
-        out = (hist @ c["enc"]).view(p * 2, nh, m, dh + 1)
+        b = uu.shape[0]
+        hist = splat(uu, w, cfg.input_grid) / counts
+        out = (hist @ c["enc"]).view(b, nh, m, dh + 1)
         att = out[..., :dh] / out[..., dh:].clamp_min(1e-30)  # softmax-weighted values
         z = c["lat"] + self.cross.out(merge_heads(att))  # [2P, M, d]
-        size = torch.cat([self.size_embed, self.size_embed]) * (counts.reshape(p * 2, 1).log() / math.log(1000.0))
+        size = torch.cat([self.size_embed, self.size_embed]) * (counts.log() / math.log(1000.0))
         z = z + size[:, None, :]
         z = z + self.cross_mlp(self.cross_mlp_norm(z))
         for blk in self.blocks:
             z = blk(z)
-        return z.view(p, 2, m, d)
+        return z
+
+    def histogram_term(self, uu: torch.Tensor, w: torch.Tensor, counts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """a * log(smoothed histogram density + eps) on the table nodes: [2P, G, G].
+
+        A skip connection that hands the table the empirical copula density of the same
+        half-window (a plug-in estimate; the attention path learns the correction). The
+        weight a and the floor eps depend on the half-window size n and, through a gate on
+        the pooled latents z [2P, M, d], on the data (near independence the histogram is
+        only noise and the gate can switch it off). The
+        3 x 3 binomial blur uses replicate padding (no zero-padding artefacts) and, being
+        symmetric, commutes with transposition, so exact (X, Y) symmetry is kept.
+        """
+        g = self.cfg.grid_size
+        dens = splat(uu, w, g) / counts * ((g - 1) ** 2)  # ~1 where the copula is uniform
+        k1 = torch.tensor([0.25, 0.5, 0.25], dtype=uu.dtype, device=uu.device)
+        kernel = (k1[:, None] * k1[None, :]).view(1, 1, 3, 3)
+        dens = F.conv2d(F.pad(dens.view(-1, 1, g, g), (1, 1, 1, 1), mode="replicate"), kernel).view(-1, g, g)
+        feats = torch.cat([torch.ones_like(counts), counts.log() / math.log(1000.0)], -1)  # [2P, 2]
+        hh = z.shape[-1] // 2
+        pooled = (z[..., :hh] + z[..., hh:]).mean(1)  # swap- and permutation-invariant
+        coef = feats @ self.skip.T + self.skip_gate(pooled)  # [2P, 2]: (scale, log eps)
+        scale = F.softplus(coef[:, 0])[:, None, None]
+        eps = torch.exp(coef[:, 1].clamp(-8, 4))[:, None, None]
+        return scale * torch.log(dens + eps)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """latents [B, M, d] -> tables [B, G, G].
@@ -400,8 +444,12 @@ class InfoNet(nn.Module):
         p = u.shape[0]
         g = self.cfg.grid_size
         in_a = split_mask(u.detach())
-        z = self.encode(u, in_a)
-        tables = self.decode(z.reshape(p * 2, *z.shape[2:])).view(p, 2, g, g)
+        uu, w, counts = self.halves(u, in_a)
+        z = self.encode(uu, w, counts)  # [2P, M, d]
+        tables = self.decode(z)  # [2P, G, G]
+        if self.cfg.histogram_skip:
+            tables = tables + self.histogram_term(uu, w, counts, z)
+        tables = tables.view(p, 2, g, g)
         log_z = torch.logsumexp((tables + self.log_w).flatten(2), -1)  # [P, 2]
         # T_A is scored on B's points and T_B on A's points
         t_a = bilinear_lookup(tables[:, 0], u)  # [P, N]
