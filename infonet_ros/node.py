@@ -399,7 +399,8 @@ def to_marker_array(result: WindowResult, frame_id: str, radius: float = 1.0) ->
 def _key_values(values: dict) -> list:
     def text(v):
         if isinstance(v, float):
-            return f'{v:.6g}'
+            # epoch stamps (~1.8e9 s) keep millisecond resolution; small values 6 digits
+            return f'{v:.3f}' if abs(v) >= 1e5 else f'{v:.6g}'
         return '' if v is None else str(v)
     return [KeyValue(key=k, value=text(v)) for k, v in values.items()]
 
