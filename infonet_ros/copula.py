@@ -20,12 +20,18 @@ def rank_transform(x: torch.Tensor) -> torch.Tensor:
         raise ValueError("rank_transform needs at least one sample")
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     n = x.shape[-1]
-    s = x.sort(-1).values.contiguous()
-    xc = x.contiguous()
-    left = torch.searchsorted(s, xc, side="left")  # elements strictly smaller
-    right = torch.searchsorted(s, xc, side="right")  # elements smaller or equal
-    # averaged 1-based rank r = (left + 1 + right) / 2  ->  u = (r - 1/2) / N
-    return (left + right).to(dtype) / (2.0 * n)
+    s, order = x.sort(-1)
+    pos = torch.arange(n, device=x.device).expand_as(s)
+    # tie groups in sorted order: first and last position of each run of equal values
+    first = torch.ones_like(s, dtype=torch.bool)
+    first[..., 1:] = s[..., 1:] != s[..., :-1]
+    last = torch.ones_like(first)
+    last[..., :-1] = first[..., 1:]
+    start = torch.where(first, pos, torch.zeros_like(pos)).cummax(-1).values
+    end = torch.where(last, pos, torch.full_like(pos, n)).flip(-1).cummin(-1).values.flip(-1)
+    # averaged 1-based rank r = (start + end) / 2 + 1  ->  u = (r - 1/2) / N
+    u_sorted = (start + end + 1).to(dtype) / (2.0 * n)
+    return torch.empty_like(u_sorted).scatter_(-1, order, u_sorted)
 
 
 def soft_rank(x: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:

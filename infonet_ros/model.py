@@ -105,10 +105,21 @@ class SwapLinear(nn.Module):
         self.p = nn.Parameter(torch.empty(out_half, in_half).uniform_(-bound, bound))
         self.q = nn.Parameter(torch.empty(out_half, in_half).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.zeros(out_half)) if bias else None
+        self._cache = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def full(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The dense weight and bias; cached at inference (keyed on the parameters' versions)."""
+        key = (self.p._version, self.q._version, self.p.data_ptr(), self.p.device)
+        if self._cache is not None and self._cache[0] == key and not torch.is_grad_enabled():
+            return self._cache[1], self._cache[2]
         w = torch.cat([torch.cat([self.p, self.q], 1), torch.cat([self.q, self.p], 1)], 0)
         b = None if self.bias is None else torch.cat([self.bias, self.bias])
+        if not torch.is_grad_enabled():
+            self._cache = (key, w, b)
+        return w, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = self.full()
         return F.linear(x, w, b)
 
 
