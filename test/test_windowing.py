@@ -186,10 +186,16 @@ def test_time_jumping_back_restarts_the_buffers():
 def test_concurrent_add_and_window():
     aligner = StreamAligner(['a', 'b'], 50.0, 64)
     errors = []
+    # Live streams advance together; unthrottled threads could drift apart by more than the
+    # aligner's time horizon (then the lagging stream's samples are late by design), so the
+    # producers meet every 1.25 s of stream time.
+    barrier = threading.Barrier(2)
 
     def producer(name):
         try:
             for k in range(5000):
+                if k % 250 == 0:
+                    barrier.wait(timeout=30)
                 aligner.add(name, k * 0.005, math.sin(k * 0.01))
         except Exception as exc:   # pragma: no cover - reported below
             errors.append(exc)
