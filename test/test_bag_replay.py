@@ -12,14 +12,13 @@
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_process import process
 
 from infonet_ros.bag_eval import evaluate_bag, load_config
 from infonet_ros.bag_io import write_bag
@@ -48,23 +47,6 @@ def ros_env():
         domain = random.SystemRandom().randint(1, 100)
     return {**os.environ, 'ROS_DOMAIN_ID': str(domain),
             'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'PYTHONUNBUFFERED': '1'}
-
-
-@contextmanager
-def process(cmd, env, log_path):
-    """Run ``cmd``; on exit SIGINT, then SIGKILL after 10 s."""
-    with open(log_path, 'w') as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 class Listener:

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_process import process
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
@@ -63,23 +63,6 @@ def write_params(path, streams, **params):
         lines.append(f'    {key}: {value}')
     path.write_text('\n'.join(lines) + '\n')
     return path
-
-
-@contextmanager
-def process(cmd, env, log_path):
-    """Run ``cmd``; on exit SIGINT, then SIGKILL after 10 s. Yields the Popen."""
-    with open(log_path, 'w') as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 class OutputListener:
