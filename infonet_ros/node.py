@@ -406,6 +406,10 @@ def _key_values(values: dict) -> list:
 
 
 def main(args=None):
+    # The evaluation thread releases the GIL in every torch op and must win it back from
+    # the subscription threads; with the default 5 ms switch interval each of the ~150 ops
+    # of a forward pass can wait that long (seconds per window). 0.1 ms keeps it short.
+    sys.setswitchinterval(1e-4)
     # Own signal handling: the first SIGINT/SIGTERM asks the spin loop to stop, later
     # ones (launch sends SIGINT twice on ctrl-C) are ignored while we clean up.
     stop = threading.Event()
