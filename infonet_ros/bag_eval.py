@@ -131,6 +131,19 @@ def iter_windows(bag: BagReader, config: PipelineConfig, t_ends: Sequence[float]
             return explicit[pos] if pos < len(explicit) else None
         return None if k is None else k * period
 
+    def windows_until(limit: float):
+        """The scheduled windows ending at or before ``limit``; advances the schedule."""
+        nonlocal pos, k
+        t_end = next_t_end()
+        while t_end is not None and t_end <= limit + 1e-9:
+            window = aligner.window(t_end)
+            yield t_end, window, aligner.last_reason if window is None else ''
+            if explicit is not None:
+                pos += 1
+            else:
+                k += 1
+            t_end = next_t_end()
+
     for m in bag.messages(topics):
         unread += 1
         if progress is not None and unread >= 500:
@@ -158,28 +171,13 @@ def iter_windows(bag: BagReader, config: PipelineConfig, t_ends: Sequence[float]
         if t_end is None or len(last_t) < len(names) or min(last_t.values()) < t_end:
             continue
         covered = aligner.latest_common_time()
-        while t_end is not None and covered is not None and t_end <= covered + 1e-9:
-            window = aligner.window(t_end)
-            yield t_end, window, aligner.last_reason if window is None else ''
-            if explicit is not None:
-                pos += 1
-            else:
-                k += 1
-            t_end = next_t_end()
+        if covered is not None:
+            yield from windows_until(covered)
     if progress is not None and unread:
         progress.update(unread)
 
     # Scheduled windows the data never covered (a stream ended or stalled).
-    horizon = max(last_t.values(), default=-math.inf)
-    t_end = next_t_end()
-    while t_end is not None and t_end <= horizon + 1e-9:
-        window = aligner.window(t_end)
-        yield t_end, window, aligner.last_reason if window is None else ''
-        if explicit is not None:
-            pos += 1
-        else:
-            k += 1
-        t_end = next_t_end()
+    yield from windows_until(max(last_t.values(), default=-math.inf))
     if explicit is not None:
         for t in explicit[pos:]:
             yield t, None, 'after the end of the data'
