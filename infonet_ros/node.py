@@ -4,12 +4,17 @@ A thin ROS shell around the functional core (streams -> windowing -> pipeline ->
 
 - one subscription per configured topic (sensor-data QoS); each message becomes
   ``(t, value)`` samples of its streams (header stamp, else receive time);
-- a timer at ``publish_rate_hz`` takes the newest aligned window and evaluates every
-  pair in one batched estimator call. It runs in its own callback group on a
-  MultiThreadedExecutor, so subscriptions never wait for the estimator; when evaluation
-  falls behind, timer periods are skipped and counted (nothing queues up);
+- a timer at ``publish_rate_hz`` takes the newest aligned window (cheap) and hands it to
+  the evaluation thread, which evaluates every pair in one batched estimator call and
+  publishes. Subscriptions and timers run on one executor thread (rclpy's C++
+  EventsExecutor where available), so input never waits for the estimator; when the
+  evaluation falls behind, the pending window is replaced by the newer one and the
+  replaced window is counted as skipped (nothing queues up);
 - publishes ``~/mutual_information``, ``~/dependency_graph``, ``~/graph_markers`` and
-  ``/diagnostics`` (reliable QoS).
+  ``/diagnostics`` (reliable QoS). Messages the middleware reports lost on an input
+  topic are counted per topic in the diagnostics (Fast DDS reports samples lost in
+  transport, not those a full KEEP_LAST reader queue overwrote: a node that cannot keep
+  up shows as a stream rate below the publisher's).
 
 Run: ``ros2 run infonet_ros estimator --ros-args --params-file config/estimator.yaml``.
 """
@@ -26,8 +31,8 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import NameValidationException, ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -37,13 +42,13 @@ from rclpy.subscription import RCLError
 from visualization_msgs.msg import Marker, MarkerArray
 
 from infonet_ros.graph import circle_layout, edge_width
-from infonet_ros.pipeline import MIPipeline, WindowResult
+from infonet_ros.pipeline import LatestOnlyWorker, MIPipeline, WindowResult
 from infonet_ros.streams import (NODE_NAME, FieldExtractionError, PipelineConfig,
                                  StreamExtractor)
 from infonet_ros.windowing import StreamAligner
 
 # Sensor-data QoS (best effort, volatile) with a deeper queue: at 200 Hz, 100 messages
-# cover 0.5 s of a subscription thread being held up by the estimator (GIL, CPU).
+# cover 0.5 s of the executor thread being held up (GIL, CPU).
 SENSOR_QOS = QoSProfile(depth=100, reliability=qos_profile_sensor_data.reliability,
                         durability=qos_profile_sensor_data.durability,
                         history=qos_profile_sensor_data.history)
@@ -96,14 +101,16 @@ class InfoNetEstimatorNode(Node):
         self._last_t_end = None
         self._reported = {}
 
-        input_group = MutuallyExclusiveCallbackGroup()
+        # Messages without a header are stamped with their reception time; only then is
+        # the middleware's MessageInfo needed (see make_executor).
+        self.needs_message_info = not all(
+            'header' in t.get_fields_and_field_types()
+            for t in self.extractor.message_types.values())
+        self._lost = {topic: 0 for topic in self.extractor.topics}
         self._subscriptions_by_topic = {}
         for topic in self.extractor.topics:
             try:
-                self._subscriptions_by_topic[topic] = self.create_subscription(
-                    self.extractor.message_types[topic], topic,
-                    functools.partial(self.listener_callback, topic), SENSOR_QOS,
-                    callback_group=input_group)
+                self._subscriptions_by_topic[topic] = self._subscribe(topic)
             except NameValidationException as exc:
                 streams = ', '.join(self.extractor.streams_on(topic))
                 raise ValueError(f"bad topic '{topic}' of stream(s) {streams}: {exc}") from None
@@ -114,11 +121,12 @@ class InfoNetEstimatorNode(Node):
         self.marker_publisher = self.create_publisher(MarkerArray, '~/graph_markers', OUTPUT_QOS)
         self.diagnostics_publisher = self.create_publisher(
             DiagnosticArray, '/diagnostics', OUTPUT_QOS)
+        # evaluation thread with a one-slot mailbox (the newest window wins)
+        self._worker = LatestOnlyWorker(self._evaluate, name='infonet_evaluation',
+                                        on_error=self._evaluation_failed)
         self.evaluation_timer = self.create_timer(
-            1.0 / self.config.publish_rate_hz, self.timer_callback,
-            callback_group=MutuallyExclusiveCallbackGroup())
-        self.diagnostics_timer = self.create_timer(
-            1.0, self.diagnostics_callback, callback_group=input_group)
+            1.0 / self.config.publish_rate_hz, self.timer_callback)
+        self.diagnostics_timer = self.create_timer(1.0, self.diagnostics_callback)
 
         streams = ', '.join(f'{n} <- {s.topic} [{s.type}] {s.field}'
                             for n, s in self.config.streams.items())
@@ -179,21 +187,42 @@ class InfoNetEstimatorNode(Node):
 
     # --- input ------------------------------------------------------------------------
 
-    def listener_callback(self, topic, msg, info):
-        receive_time = self._receive_time(info)
-        for name, t, value in self.extractor.extract_topic(topic, msg, receive_time):
+    def _subscribe(self, topic):
+        callback = functools.partial(
+            self.listener_callback_with_info if self.needs_message_info
+            else self.listener_callback, topic)
+        msg_type = self.extractor.message_types[topic]
+        events = SubscriptionEventCallbacks(
+            message_lost=functools.partial(self._message_lost, topic))
+        try:
+            return self.create_subscription(msg_type, topic, callback, SENSOR_QOS,
+                                            event_callbacks=events)
+        except Exception as exc:  # noqa: BLE001 - an rmw without the lost-message event
+            if type(exc).__name__ != 'UnsupportedEventTypeError':
+                raise
+            return self.create_subscription(msg_type, topic, callback, SENSOR_QOS)
+
+    def _message_lost(self, topic, event):
+        self._lost[topic] = int(event.total_count)
+
+    def listener_callback(self, topic, msg, receive_time=None):
+        for name, t, value in self.extractor.extract_topic(
+                topic, msg, self._now if receive_time is None else receive_time):
             if isinstance(value, FieldExtractionError):
                 self.aligner.reject(name, str(value))
                 self.get_logger().warning(str(value), throttle_duration_sec=WARN_PERIOD_S)
             else:
                 self.aligner.add(name, t, value)
 
-    def _receive_time(self, info) -> float:
+    def listener_callback_with_info(self, topic, msg, info):
         # The middleware's reception stamp is free of executor delays; it is system time,
         # so under simulated time use the node's clock instead.
         stamp_ns = info.get('received_timestamp', 0) if info else 0
         if stamp_ns and not self._use_sim_time:
-            return stamp_ns * 1e-9
+            return self.listener_callback(topic, msg, stamp_ns * 1e-9)
+        return self.listener_callback(topic, msg)
+
+    def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     # --- evaluation -------------------------------------------------------------------
@@ -211,9 +240,9 @@ class InfoNetEstimatorNode(Node):
                 if missed > 0:
                     self._stats['skipped'] += missed
                     self.get_logger().warning(
-                        f'evaluation falls behind: skipped {missed} window(s) '
-                        f"({self._stats['skipped']} in total); lower publish_rate_hz or "
-                        'window_size, or use a GPU', throttle_duration_sec=WARN_PERIOD_S)
+                        f'the executor fell behind its timer: skipped {missed} window(s) '
+                        f"({self._stats['skipped']} in total); too much input for this CPU?",
+                        throttle_duration_sec=WARN_PERIOD_S)
         self._last_tick = now
 
         window = self.aligner.window()
@@ -224,14 +253,16 @@ class InfoNetEstimatorNode(Node):
             self._stats['no_new_data'] += 1
             return
         self._last_t_end = window.t_end
-        try:
-            result = self.pipeline.evaluate(window)
-        except Exception as exc:  # keep the node alive; the error goes to diagnostics
-            self._stats['errors'] += 1
-            self._stats['last_error'] = f'{type(exc).__name__}: {exc}'
-            self.get_logger().error(f'evaluation failed: {self._stats["last_error"]}',
-                                    throttle_duration_sec=WARN_PERIOD_S)
-            return
+        if self._worker.submit(window):   # the previous window had not started yet
+            self._stats['skipped'] += 1
+            self.get_logger().warning(
+                f"evaluation falls behind: skipped a window ({self._stats['skipped']} in "
+                'total); lower publish_rate_hz or window_size, or use a GPU',
+                throttle_duration_sec=WARN_PERIOD_S)
+
+    def _evaluate(self, window):
+        """On the evaluation thread: evaluate one window and publish the results."""
+        result = self.pipeline.evaluate(window)
         for note in result.notes:
             self.get_logger().warning(note, throttle_duration_sec=WARN_PERIOD_S)
         self._stats['latency_s'] = result.latency_s
@@ -239,6 +270,20 @@ class InfoNetEstimatorNode(Node):
         self.mi_publisher.publish(to_mutual_information(result, self._mi_type))
         self.graph_publisher.publish(to_dependency_graph(result, self.config, self._graph_type))
         self.marker_publisher.publish(to_marker_array(result, self.config.marker_frame_id))
+
+    def _evaluation_failed(self, exc):
+        # keep the node alive; the error goes to diagnostics
+        self._stats['errors'] += 1
+        self._stats['last_error'] = f'{type(exc).__name__}: {exc}'
+        self.get_logger().error(f'evaluation failed: {self._stats["last_error"]}',
+                                throttle_duration_sec=WARN_PERIOD_S)
+
+    def destroy_node(self):
+        """Stop the evaluation thread (after the window it is on), then the node."""
+        worker = getattr(self, '_worker', None)   # None: the constructor failed earlier
+        if worker is not None:
+            worker.close()
+        return super().destroy_node()
 
     # --- diagnostics ------------------------------------------------------------------
 
@@ -299,6 +344,13 @@ class InfoNetEstimatorNode(Node):
                 f"{stream['dropped_late']} late, {stream['dropped_nonfinite']} non-finite, "
                 f"{stream['errors']} unreadable sample(s) so far {stream['last_error']}",
                 throttle_duration_sec=WARN_PERIOD_S)
+        lost = self._lost.get(spec.topic, 0)
+        if self._changed(f'{name}.lost', lost):
+            problems.append('messages lost')
+            self.get_logger().warning(
+                f'topic {spec.topic}: the middleware reports {lost} message(s) lost in '
+                'transport so far',
+                throttle_duration_sec=WARN_PERIOD_S)
         if stream['upsampled'] and not self._reported.get(f'{name}.upsampled'):
             self._reported[f'{name}.upsampled'] = True
             self.get_logger().info(
@@ -308,7 +360,8 @@ class InfoNetEstimatorNode(Node):
         status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
         status.message = ', '.join(problems) or f"{stream['rate_hz']:.1f} Hz"
         status.values = _key_values({
-            'topic': spec.topic, 'type': spec.type, 'field': spec.field, **stream})
+            'topic': spec.topic, 'type': spec.type, 'field': spec.field,
+            'messages_lost': lost, **stream})
         return status
 
     def _changed(self, key, value) -> bool:
@@ -405,6 +458,25 @@ def _key_values(values: dict) -> list:
     return [KeyValue(key=k, value=text(v)) for k, v in values.items()]
 
 
+def make_executor(needs_message_info: bool = False):
+    """One executor thread for subscriptions and timers (evaluation has its own thread).
+
+    rclpy's EventsExecutor dispatches from C++: 8 x 200 Hz IMU streams cost it ~20 % of a
+    core, against ~55 % for the SingleThreadedExecutor and a saturated core (with lost
+    messages) for a MultiThreadedExecutor. It cannot hand a callback the middleware's
+    MessageInfo (SystemError in this rclpy), whose reception stamp is the only exact time
+    of a message without a header; so it is used when every input has a header, and the
+    SingleThreadedExecutor otherwise (or where rclpy has no EventsExecutor).
+    """
+    if not needs_message_info:
+        try:
+            from rclpy.experimental import EventsExecutor
+            return EventsExecutor()
+        except ImportError:
+            pass
+    return SingleThreadedExecutor()
+
+
 def main(args=None):
     # The evaluation thread releases the GIL in every torch op and must win it back from
     # the subscription threads; with the default 5 ms switch interval each of the ~150 ops
@@ -426,7 +498,7 @@ def main(args=None):
         rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {exc}')
         rclpy.try_shutdown()
         return 1
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = make_executor(node.needs_message_info)
     executor.add_node(node)
     try:
         while not stop.is_set() and rclpy.ok():

@@ -12,7 +12,9 @@ one batched forward pass) or ``estimate_batch(xs [P, N], ys [P, N]) -> [P]``.
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +23,7 @@ from infonet_ros.graph import threshold_edges
 from infonet_ros.streams import PipelineConfig
 from infonet_ros.windowing import Window
 
-__all__ = ['MIPipeline', 'WindowResult', 'make_estimator', 'window_schedule']
+__all__ = ['LatestOnlyWorker', 'MIPipeline', 'WindowResult', 'make_estimator', 'window_schedule']
 
 
 @dataclass
@@ -148,6 +150,78 @@ class MIPipeline:
         null = null.reshape(len(pairs), m)
         exceed = (null >= mi[:, None]).sum(axis=1)
         return (1.0 + exceed) / (1.0 + m)
+
+
+class LatestOnlyWorker:
+    """Runs ``fn(item)`` on its own thread for the newest submitted item.
+
+    The live node's evaluation thread: a one-slot mailbox between the executor (which
+    submits a window per timer tick and must never wait) and the estimator. An item still
+    waiting when a newer one arrives is dropped, and ``submit`` says so, so the caller can
+    count skipped windows; nothing queues up behind a slow evaluation. Exceptions from
+    ``fn`` go to ``on_error`` (the thread keeps running).
+    """
+
+    def __init__(self, fn: Callable, name: str = 'worker',
+                 on_error: Callable[[BaseException], None] | None = None):
+        self._fn = fn
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._pending = None
+        self._has_pending = False
+        self._busy = False
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, item) -> bool:
+        """Hand over ``item``; True if it replaced an item that had not started."""
+        with self._cond:
+            if self._closing:
+                raise RuntimeError('LatestOnlyWorker is closed')
+            replaced = self._has_pending
+            self._pending, self._has_pending = item, True
+            self._cond.notify_all()
+            return replaced
+
+    @property
+    def busy(self) -> bool:
+        """An item is running or waiting."""
+        with self._cond:
+            return self._busy or self._has_pending
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing runs or waits; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._busy or self._has_pending), timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Drop a waiting item, let a running one finish, stop the thread; True if stopped."""
+        with self._cond:
+            self._closing = True
+            self._pending, self._has_pending = None, False
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self):
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._has_pending or self._closing)
+                if self._closing:
+                    return
+                item, self._pending, self._has_pending = self._pending, None, False
+                self._busy = True
+            try:
+                self._fn(item)
+            except BaseException as exc:  # noqa: BLE001 - keep the thread alive
+                if self._on_error is None:
+                    raise
+                self._on_error(exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
 
 
 def window_schedule(t0: float, t1: float, publish_rate_hz: float) -> np.ndarray:

@@ -508,11 +508,17 @@ class StreamExtractor:
         stamp = message_stamp(msg)
         return (receive_time if stamp is None else stamp), self._getters[stream_name](msg)
 
-    def extract_topic(self, topic: str, msg: Any, receive_time: float
+    def extract_topic(self, topic: str, msg: Any, receive_time: float | Callable[[], float]
                       ) -> list[tuple[str, float, float | FieldExtractionError]]:
-        """All streams of ``topic``: ``(name, t, value)``; value is the exception on failure."""
+        """All streams of ``topic``: ``(name, t, value)``; value is the exception on failure.
+
+        ``receive_time`` may be a function, called only for a message without a stamp.
+        """
         stamp = message_stamp(msg)
-        t = receive_time if stamp is None else stamp
+        if stamp is not None:
+            t = stamp
+        else:
+            t = receive_time() if callable(receive_time) else receive_time
         out: list[tuple[str, float, float | FieldExtractionError]] = []
         for name in self._by_topic.get(topic, ()):
             try:

@@ -1,6 +1,7 @@
 """Pipeline: windows -> MI per pair -> edges; the offline schedule; graph helpers."""
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from std_msgs.msg import Float64
 
 from infonet_ros.baselines import KSG
 from infonet_ros.graph import circle_layout, edge_width, threshold_edges
-from infonet_ros.pipeline import MIPipeline, WindowResult, window_schedule
+from infonet_ros.pipeline import LatestOnlyWorker, MIPipeline, WindowResult, window_schedule
 from infonet_ros.streams import PipelineConfig, StreamExtractor
 from infonet_ros.windowing import StreamAligner, Window
 
@@ -181,3 +182,35 @@ def test_graph_helpers():
     assert edge_width(0.0) == pytest.approx(0.01) and edge_width(10.0) == pytest.approx(0.15)
     assert edge_width(float('nan')) == pytest.approx(0.01)
     assert edge_width(0.1) < edge_width(0.5)
+
+
+def test_latest_only_worker_drops_stale_items_and_survives_errors():
+    gate, started = threading.Event(), threading.Event()
+    done, errors = [], []
+
+    def work(item):
+        started.set()
+        gate.wait(10)
+        if item == 'bad':
+            raise ValueError('bad window')
+        done.append(item)
+
+    worker = LatestOnlyWorker(work, on_error=errors.append)
+    try:
+        assert worker.submit(1) is False
+        assert started.wait(10)          # 1 is running, blocked on the gate
+        assert worker.submit(2) is False  # waits
+        assert worker.submit(3) is True   # replaces 2, which never started
+        assert worker.busy
+        gate.set()
+        assert worker.wait_idle(10)
+        assert done == [1, 3]
+        assert worker.submit('bad') is False
+        assert worker.wait_idle(10)
+        assert len(errors) == 1 and 'bad window' in str(errors[0])
+        worker.submit(4)                  # the thread survived the error
+        assert worker.wait_idle(10) and done == [1, 3, 4]
+    finally:
+        assert worker.close(10)
+    with pytest.raises(RuntimeError, match='closed'):
+        worker.submit(5)
