@@ -69,8 +69,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 PUBLISHER = BENCH / 'ros_load_publisher.py'
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from infonet_ros.streams import PipelineConfig  # noqa: E402
 from ros_load_publisher import layout, pair_rhos, true_mi  # noqa: E402
 
 NODE = 'infonet_estimator'
@@ -589,6 +591,11 @@ def run(args) -> int:
         loadavg = ' '.join(f.read().split()[:3])
     machine = {'cpu': cpu_model(), 'cores': os.cpu_count(), 'python': platform.python_version(),
                **torch_info(node_env)}
+    # the node sets torch's thread count from its torch_threads parameter (0 = torch default)
+    threads = dict(item.partition('=')[::2] for item in args.param).get('torch_threads')
+    threads = int(threads) if threads is not None else PipelineConfig.torch_threads
+    if threads > 0:
+        machine['torch_threads'] = threads
     meta = {'date': dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
             'machine': machine, 'loadavg_start': loadavg, 'cores': os.cpu_count() or 1,
             'omp': node_env.get('OMP_NUM_THREADS', ''), 'domain_id': domain,

@@ -5,7 +5,7 @@
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 __version__ = "0.1.0"
-__all__ = ["InfoNetEstimator", "__version__"]
+__all__ = ["InfoNetEstimator", "__version__", "tune_malloc"]
 
 
 def __getattr__(name):
@@ -14,4 +14,8 @@ def __getattr__(name):
         from .estimator import InfoNetEstimator
 
         return InfoNetEstimator
+    if name == "tune_malloc":
+        from .runtime import tune_malloc
+
+        return tune_malloc
     raise AttributeError(f"module 'infonet_ros' has no attribute {name!r}")

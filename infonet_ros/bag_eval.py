@@ -36,6 +36,7 @@ import numpy as np
 
 from infonet_ros.bag_io import BagError, BagReader
 from infonet_ros.pipeline import MIPipeline, WindowResult, make_estimator
+from infonet_ros.runtime import tune_malloc
 from infonet_ros.streams import (FieldExtractionError, PipelineConfig, StreamExtractor,
                                  import_message_type)
 from infonet_ros.windowing import StreamAligner, Window
@@ -362,6 +363,7 @@ def run(args) -> BagEvaluation:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    tune_malloc()
     try:
         ev = run(args)
     except (BagError, ValueError, FileNotFoundError, OSError) as exc:

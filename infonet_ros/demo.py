@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from infonet_ros.bag_io import BagError
+from infonet_ros.runtime import tune_malloc
 
 __all__ = ['demo_config_path', 'main']
 
@@ -105,6 +106,7 @@ def main(argv=None) -> int:
     from infonet_ros.bag_eval import evaluate_bag, load_config
 
     args = build_parser().parse_args(argv)
+    tune_malloc()
     out = Path(args.out)
     compare = [] if args.no_compare else ['ksg']
     start = time.perf_counter()

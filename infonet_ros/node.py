@@ -43,6 +43,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from infonet_ros.graph import circle_layout, edge_width
 from infonet_ros.pipeline import LatestOnlyWorker, MIPipeline, WindowResult
+from infonet_ros.runtime import tune_malloc
 from infonet_ros.streams import (NODE_NAME, FieldExtractionError, PipelineConfig,
                                  StreamExtractor)
 from infonet_ros.windowing import StreamAligner
@@ -478,6 +479,7 @@ def make_executor(needs_message_info: bool = False):
 
 
 def main(args=None):
+    tune_malloc()   # InfoNet on the CPU: no page faults for its temporaries (runtime.py)
     # The evaluation thread releases the GIL in every torch op and must win it back from
     # the subscription threads; with the default 5 ms switch interval each of the ~150 ops
     # of a forward pass can wait that long (seconds per window). 0.1 ms keeps it short.
@@ -500,6 +502,7 @@ def main(args=None):
         return 1
     executor = make_executor(node.needs_message_info)
     executor.add_node(node)
+    node.get_logger().info(f'executor: {type(executor).__name__}')
     try:
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)

@@ -12,7 +12,9 @@ Scenarios (truth: I = -0.5 log(1 - rho^2) nats for the dependent pair):
   u_k, e_k ~ N(0, 1) i.i.d.; the fast stream is the smooth (piecewise-linear) curve
   through (t_k, u_k), sampled at 200 Hz. Linear interpolation of both onto any common
   grid gives the same weights for u and y, so aligned pairs keep correlation rho.
-  ``/<prefix>noise`` (Float64, 100 Hz) is independent.
+  ``/<prefix>noise`` (sensor_msgs/Imu, 100 Hz, stamped, ``angular_velocity.z``) is
+  independent. Every topic of this scenario has a header (the node then runs on rclpy's
+  EventsExecutor; ``gaussian`` has header-less topics and exercises the other executor).
 
 Waits until every topic has a subscriber (``--wait`` s at most), prints ``publishing``,
 then publishes for ``--duration`` seconds or until SIGINT/SIGTERM.
@@ -61,7 +63,7 @@ def main():
     else:
         pubs = {'fast': node.create_publisher(Imu, p + 'fast', qos),
                 'slow': node.create_publisher(JointState, p + 'slow', qos),
-                'noise': node.create_publisher(Float64, p + 'noise', qos)}
+                'noise': node.create_publisher(Imu, p + 'noise', qos)}
 
     deadline = time.monotonic() + args.wait
     while not stop.is_set() and any(pub.get_subscription_count() == 0 for pub in pubs.values()):
@@ -120,7 +122,10 @@ def main():
             imu.linear_acceleration.x = float((1 - w) * u[k] + w * u[k + 1])
             pubs['fast'].publish(imu)
             if t >= next_noise:
-                pubs['noise'].publish(Float64(data=float(rng.standard_normal())))
+                noise = Imu()
+                noise.header.stamp.sec, noise.header.stamp.nanosec = stamp(t).values()
+                noise.angular_velocity.z = float(rng.standard_normal())
+                pubs['noise'].publish(noise)
                 next_noise += 0.01
             tick = max(tick + fast_period, time.monotonic() - fast_period)
             time.sleep(max(0.0, tick - time.monotonic()))

@@ -190,6 +190,8 @@ def test_dependent_pair_and_graph_from_live_topics(tmp_path):
         assert all(math.isnan(p) for p in m.p_value)
     check_graph_and_extras(out, names, ('accel_x', 'cmd_vx'))
     assert code == 0 and 'Traceback' not in log, log[-3000:]
+    # Twist and Float64 have no header: reception stamps need the SingleThreadedExecutor
+    assert 'executor: SingleThreadedExecutor' in log, log[-3000:]
 
 
 @pytest.mark.slow
@@ -197,7 +199,7 @@ def test_streams_at_200hz_and_30hz_are_aligned(tmp_path):
     names = ['fast', 'slow', 'noise']
     streams = {'fast': ('/test/fast', 'sensor_msgs/msg/Imu', 'linear_acceleration.x'),
                'slow': ('/test/slow', 'sensor_msgs/msg/JointState', 'position[0]'),
-               'noise': ('/test/noise', 'std_msgs/msg/Float64', 'data')}
+               'noise': ('/test/noise', 'sensor_msgs/msg/Imu', 'angular_velocity.z')}
     out, log, code = run_scenario(tmp_path, 'multirate', streams,
                                   {'window_size': 512, 'sample_rate_hz': 50.0})
     dependent = [mi_of(m, 'fast', 'slow') for m in out['mi']]
@@ -214,6 +216,7 @@ def test_streams_at_200hz_and_30hz_are_aligned(tmp_path):
     assert rates['fast'] == pytest.approx(200, rel=0.3)
     assert rates['slow'] == pytest.approx(30, rel=0.1)
     assert code == 0 and 'Traceback' not in log, log[-3000:]
+    assert 'executor: EventsExecutor' in log, log[-3000:]   # every input has a header
 
 
 GOOD = {'a': ('/test/a', 'std_msgs/msg/Float64', 'data'),
