@@ -41,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from infonet_ros.baselines import KSG, MINE  # noqa: E402
 from infonet_ros.tasks import BivariateGaussian, GaussianMixture, data_seed  # noqa: E402
 from accuracy import load_infonet, machine_info, sha256_prefix, weights_file  # noqa: E402
+from infonet_ros.runtime import tune_malloc  # noqa: E402
+
+tune_malloc()  # as the node and the bag tools do; also in the spawned memory probes
 
 P_MAX = 120
 WINDOWS = (1, 28, 120)  # pairs per window (one call)
@@ -243,6 +246,9 @@ def main(argv=None):
     p.add_argument("--mine-steps", type=int, default=500)
     p.add_argument("--no-cuda", action="store_true", help="CPU only even when CUDA is present")
     p.add_argument("--quick", action="store_true", help="N = 256, 1000; fewer repeats")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads for InfoNet (default 1, like the node; KSG is "
+                        "single-threaded, MINE sets its own)")
     p.add_argument("--out", default="bench/results/speed.md")
     args = p.parse_args(argv)
     from tqdm import tqdm
@@ -254,6 +260,9 @@ def main(argv=None):
     ns = [int(v) for v in (args.ns or ("256,1000" if args.quick else "256,1000,5000")).split(",")]
     devices = ["cpu"]
     import torch
+    if args.threads < 1:
+        p.error("--threads must be >= 1")
+    torch.set_num_threads(args.threads)
     if torch.cuda.is_available() and not args.no_cuda:
         devices.append("cuda")
 

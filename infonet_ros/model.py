@@ -67,6 +67,7 @@ class InfoNetConfig:
     mlp_ratio: int = 2
     decoder_bumps: bool = True  # Gaussian bump term in the decoder logits (see InfoNet.decode)
     histogram_skip: bool = True  # add a learned multiple of log(smoothed half-window histogram)
+    half_ranks: bool = True  # rank each half-window on its own (else: ranks over the whole window)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -86,6 +87,7 @@ class InfoNetConfig:
         raw = json.loads(text)
         raw.setdefault("decoder_bumps", False)  # checkpoints from before these fields existed
         raw.setdefault("histogram_skip", False)
+        raw.setdefault("half_ranks", False)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -133,8 +135,13 @@ class SwapLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = torch.cat([self.weight, self.weight])
-        b = torch.cat([self.bias, self.bias])
+        if torch.is_grad_enabled() or self.training:
+            w, b = torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias])
+        else:  # inference: the tied affine, cached (keyed on the parameters' versions)
+            key = (self.weight._version, self.bias._version, self.weight.data_ptr(), self.weight.device)
+            if getattr(self, "_cache", None) is None or self._cache[0] != key:
+                self._cache = (key, torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias]))
+            w, b = self._cache[1], self._cache[2]
         return F.layer_norm(x, (self.dim,), w, b)
 
 
@@ -240,19 +247,22 @@ def trapezoid_log_weights(g: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).log()
 
 
-def bilinear_corners(u: torch.Tensor, g: int) -> tuple[torch.Tensor, torch.Tensor]:
+def bilinear_corners(u: torch.Tensor, g: int, offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear stencil of points on a G x G node grid.
 
-    u: [..., N, 2] in [0, 1] -> (flat node indices [..., N, 4], weights [..., N, 4]).
+    u: [..., N, 2] in [0, 1] -> (flat node indices [..., N, 4], weights [..., N, 4]);
+    ``offset`` ([..., N], int64) is added to every index (several grids in one flat tensor).
     """
     pos = u.clamp(0, 1) * (g - 1)
-    i0 = pos.detach().floor().clamp(max=g - 2)
+    i0 = pos.detach().floor().clamp_(max=g - 2)
     frac = pos - i0  # keeps the gradient with respect to u
-    i0 = i0.to(torch.int64)
-    ix, iy = i0[..., 0], i0[..., 1]
+    base = (i0[..., 0] * g + i0[..., 1]).to(torch.int64)
+    if offset is not None:
+        base = base + offset
+    idx = base[..., None] + torch.tensor([0, g, 1, g + 1], device=u.device)
     fx, fy = frac[..., 0], frac[..., 1]
-    idx = torch.stack([ix * g + iy, (ix + 1) * g + iy, ix * g + iy + 1, (ix + 1) * g + iy + 1], -1)
-    w = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+    gx, gy = 1 - fx, 1 - fy
+    w = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy], -1)
     return idx, w
 
 
@@ -270,6 +280,35 @@ def splat(u: torch.Tensor, weight: torch.Tensor, g: int) -> torch.Tensor:
     idx, w = bilinear_corners(u, g)
     hist = torch.zeros(b, g * g, dtype=u.dtype, device=u.device)
     return hist.scatter_add(1, idx.view(b, n * 4), (w * weight[..., None]).view(b, n * 4))
+
+
+def half_ranks(u: torch.Tensor, half: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Copula coordinates of every point within its own half-window.
+
+    u: [P, N, 2] window copula coordinates ((r - 1/2) / N, ties averaged); half: [P, N] int64
+    (0 = A, 1 = B); counts: [P, 2] points per half. Returns [P, N, 2]: (r_h - 1/2) / n_h with
+    r_h the rank among the points of the same half (ties averaged). O(N): counting over the
+    2N + 1 possible doubled ranks, no sort.
+
+    Why: ranked over the whole window, the two halves interleave exactly (B holds the ranks
+    A lacks), and at small N a table that resolves single ranks could exploit that when it
+    is scored on the other half. Ranked separately, each half is a plain sample of the
+    copula. Gradients pass straight through (d u_h / d u = 1, as for a locally uniform CDF).
+    """
+    p, n, _ = u.shape
+    ud = u.detach()
+    code = torch.round(ud * (2 * n)).to(torch.int64).clamp_(0, 2 * n)  # 2r - 1, exact for hard ranks
+    nb = 2 * n + 1
+    # bins: (pair, half, axis, doubled rank)
+    key = (half[..., None] * 2 + torch.arange(2, device=u.device)) * nb + code  # [P, N, 2]
+    cnt = torch.zeros(p, 4 * nb, dtype=ud.dtype, device=u.device)
+    cnt.scatter_add_(1, key.view(p, -1), torch.ones_like(ud).view(p, -1))
+    below = cnt.view(p, 4, nb).cumsum(-1).view(p, -1).sub_(cnt)  # points of the half strictly below
+    same = cnt.gather(1, key.view(p, -1)).view(p, n, 2)
+    rank = below.gather(1, key.view(p, -1)).view(p, n, 2) + 0.5 * (same + 1)  # averaged, 1-based
+    nh = counts.to(ud.dtype).gather(1, half).clamp_min(1)[..., None]  # [P, N, 1]
+    uh = (rank - 0.5) / nh
+    return u + (uh - ud) if u.requires_grad else uh
 
 
 class InfoNet(nn.Module):
@@ -346,63 +385,69 @@ class InfoNet(nn.Module):
         # one matrix: histogram [S, HH] @ [HH, nh*M*(dh+1)] gives numerators and denominators
         enc = torch.cat([ev, e[..., None]], -1).permute(2, 0, 1, 3).reshape(-1, nh * m * (dh + 1))
         axis = self.axis_embed(fourier_features(self.axis_nodes, cfg.n_freq))  # [G, d]
-        consts = {"enc": enc, "lat": lat, "axis": axis}
+        g = cfg.grid_size
+        blur = torch.zeros(g + 2, g + 2, dtype=axis.dtype, device=axis.device)
+        for i, wt in enumerate((0.25, 0.5, 0.25)):  # padded signal -> 3-tap filter
+            blur[1 : g + 1].diagonal(i).fill_(wt)
+        pad = torch.zeros(g + 2, g, dtype=axis.dtype, device=axis.device)  # replicate padding
+        pad[1 : g + 1] = torch.eye(g, dtype=axis.dtype, device=axis.device)
+        pad[0, 0] = pad[g + 1, g - 1] = 1.0
+        blur = (blur @ pad)[1 : g + 1]  # [G, G]
+        # decoder queries [nh, 2G, dh (+ 6)]: rows e(u) for the u axis, then S e(v); with
+        # bumps, [t^2, t, 1] features that pick the u or the v bump coefficients of a key
+        ea = axis
+        eb = torch.cat([ea[:, d // 2 :], ea[:, : d // 2]], -1)
+        dec_q = split_heads(torch.cat([ea, eb])[None], nh)[0] / math.sqrt(dh)  # [nh, 2G, dh]
+        if cfg.decoder_bumps:
+            t = self.axis_nodes[:, 0]
+            poly = torch.stack([t * t, t, torch.ones_like(t)], -1)  # [G, 3]
+            zero = torch.zeros_like(poly)
+            feats = torch.cat([torch.cat([poly, zero], -1), torch.cat([zero, poly], -1)])  # [2G, 6]
+            dec_q = torch.cat([dec_q, feats.expand(nh, -1, -1)], -1)
+        consts = {"enc": enc, "lat": lat, "axis": axis, "blur": blur, "dec_q": dec_q}
         if cacheable:
             self._cache = consts
         return consts
 
     # -- pieces -------------------------------------------------------------------------
-    @staticmethod
-    def halves(u: torch.Tensor, in_a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Half-window views: (points [2P, N, 2], membership weights [2P, N], counts [2P, 1]);
-        rows 2p and 2p+1 are halves A and B of set p."""
-        p = u.shape[0]
-        w = torch.stack([in_a, ~in_a], 1).to(u.dtype)  # [P, 2, N]
-        counts = w.sum(-1)
-        # an empty half (possible only for tiny N) sees every point instead of nothing
-        w = torch.where(counts[..., None] > 0, w, torch.ones_like(w))
-        uu = u[:, None].expand(p, 2, *u.shape[1:]).reshape(p * 2, *u.shape[1:])
-        w = w.reshape(p * 2, -1)
-        return uu, w, w.sum(-1, keepdim=True)
-
-    def encode(self, uu: torch.Tensor, w: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-        """Half-window points (see ``halves``) -> latents [2P, M, d]."""
+    def encode(self, hist: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Half-window histograms on the input grid [B, H*H] (summing to 1) and point counts
+        [B, 1] -> latents [B, M, d]."""
         cfg = self.cfg
         d, nh, m = cfg.dim, cfg.n_heads, cfg.n_latents
         dh = d // nh
         c = self._constants()
-        b = uu.shape[0]
-        hist = splat(uu, w, cfg.input_grid) / counts
+        b = hist.shape[0]
         out = (hist @ c["enc"]).view(b, nh, m, dh + 1)
         att = out[..., :dh] / out[..., dh:].clamp_min(1e-30)  # softmax-weighted values
-        z = c["lat"] + self.cross.out(merge_heads(att))  # [2P, M, d]
-        size = torch.cat([self.size_embed, self.size_embed]) * (counts.log() / math.log(1000.0))
+        z = c["lat"] + self.cross.out(merge_heads(att))  # [B, M, d]
+        size = torch.cat([self.size_embed, self.size_embed]) * (counts.clamp_min(1).log() / math.log(1000.0))
         z = z + size[:, None, :]
         z = z + self.cross_mlp(self.cross_mlp_norm(z))
         for blk in self.blocks:
             z = blk(z)
         return z
 
-    def histogram_term(self, uu: torch.Tensor, w: torch.Tensor, counts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """a * log(smoothed histogram density + eps) on the table nodes: [2P, G, G].
+    def histogram_term(self, dens: torch.Tensor, counts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """a * log(smoothed histogram density + eps) on the table nodes: [B, G, G].
 
+        dens: [B, G, G] bilinear histogram of the half-window on the table nodes, scaled to
+        ~1 where the copula is uniform; counts [B, 1]; z [B, M, d] the half's latents.
         A skip connection that hands the table the empirical copula density of the same
         half-window (a plug-in estimate; the attention path learns the correction). The
         weight a and the floor eps depend on the half-window size n and, through a gate on
-        the pooled latents z [2P, M, d], on the data (near independence the histogram is
-        only noise and the gate can switch it off). The
-        3 x 3 binomial blur uses replicate padding (no zero-padding artefacts) and, being
-        symmetric, commutes with transposition, so exact (X, Y) symmetry is kept.
+        the pooled latents, on the data (near independence the histogram is only noise and
+        the gate can switch it off). The 3 x 3 binomial blur uses replicate padding (no
+        zero-padding artefacts) and, being symmetric, commutes with transposition, so exact
+        (X, Y) symmetry is kept.
         """
         g = self.cfg.grid_size
-        dens = splat(uu, w, g) / counts * ((g - 1) ** 2)  # ~1 where the copula is uniform
-        k1 = torch.tensor([0.25, 0.5, 0.25], dtype=uu.dtype, device=uu.device)
-        kernel = (k1[:, None] * k1[None, :]).view(1, 1, 3, 3)
-        dens = F.conv2d(F.pad(dens.view(-1, 1, g, g), (1, 1, 1, 1), mode="replicate"), kernel).view(-1, g, g)
-        feats = torch.cat([torch.ones_like(counts), counts.log() / math.log(1000.0)], -1)  # [2P, 2]
+        blur = self._constants()["blur"]  # [G, G]: 1-D binomial blur, replicate borders
+        dens = blur @ dens.view(-1, g, g) @ blur.T
+        feats = torch.cat([torch.ones_like(counts), counts.clamp_min(1).log() / math.log(1000.0)], -1)  # [B, 2]
         hh = z.shape[-1] // 2
         pooled = (z[..., :hh] + z[..., hh:]).mean(1)  # swap- and permutation-invariant
-        coef = feats @ self.skip.T + self.skip_gate(pooled)  # [2P, 2]: (scale, log eps)
+        coef = feats @ self.skip.T + self.skip_gate(pooled)  # [B, 2]: (scale, log eps)
         scale = F.softplus(coef[:, 0])[:, None, None]
         eps = torch.exp(coef[:, 1].clamp(-8, 4))[:, None, None]
         return scale * torch.log(dens + eps)
@@ -420,27 +465,25 @@ class InfoNet(nn.Module):
         b, m, d = z.shape
         hh, nh = d // 2, cfg.n_heads
         dh = d // nh
+        g = cfg.grid_size
         zn = self.dec_norm(z)
         k = split_heads(self.dec_k(zn), nh)  # [B, nh, M, dh]
         s = self.dec_v(zn[..., :hh] + zn[..., hh:]).transpose(1, 2)  # [B, nh, M]
-        ea = self._constants()["axis"]  # [G, d]
-        eb = torch.cat([ea[:, hh:], ea[:, :hh]], -1)  # S e(t)
-        qa = split_heads(ea[None], nh)  # [1, nh, G, dh]
-        qb = split_heads(eb[None], nh)
-        alpha = qa @ k.transpose(-1, -2) / math.sqrt(dh)  # [B, nh, G, M]
-        beta = qb @ k.transpose(-1, -2) / math.sqrt(dh)
         if cfg.decoder_bumps:
+            # -(t - c)^2 / 2w^2 = t^2 (-1/2w^2) + t (c/w^2) - c^2/2w^2: a dot product of the
+            # constant [t^2, t, 1] with per-latent coefficients, so the bumps of both axes
+            # join the key and all logits are one matrix product
             bump = self.dec_bump(zn).view(b, m, 2, 2, nh)  # [B, M, axis(u|v), (centre, log w), nh]
-            centre = torch.sigmoid(bump[:, :, :, 0]).permute(0, 3, 2, 1)  # [B, nh, 2, M]
-            width = torch.exp(bump[:, :, :, 1].clamp(-6, 2) - 1.5).permute(0, 3, 2, 1) + 0.5 / cfg.grid_size
-            t = self.axis_nodes.view(1, 1, -1, 1)  # [1, 1, G, 1]
-            alpha = alpha - 0.5 * ((t - centre[:, :, None, 0]) / width[:, :, None, 0]) ** 2
-            beta = beta - 0.5 * ((t - centre[:, :, None, 1]) / width[:, :, None, 1]) ** 2
-        a = torch.exp(alpha - alpha.amax(-1, keepdim=True))  # row scalings cancel in the ratio
-        bb = torch.exp(beta - beta.amax(-1, keepdim=True))
-        num = (a * s[:, :, None, :]) @ bb.transpose(-1, -2)  # [B, nh, G, G]
-        den = a @ bb.transpose(-1, -2)
-        t = (num / den.clamp_min(1e-30)).sum(1)
+            centre = torch.sigmoid(bump[:, :, :, 0])  # [B, M, 2, nh]
+            width = torch.exp(bump[:, :, :, 1].clamp(-6, 2) - 1.5) + 0.5 / g
+            inv = 1.0 / (width * width)
+            coef = torch.stack([-0.5 * inv, centre * inv, -0.5 * centre * centre * inv], 2)  # [B, M, 3, 2, nh]
+            k = torch.cat([k, coef.permute(0, 4, 1, 3, 2).reshape(b, nh, m, 6)], -1)  # [B, nh, M, dh + 6]
+        logits = self._constants()["dec_q"] @ k.transpose(-1, -2)  # [B, nh, 2G, M]: rows u, then v
+        e = torch.exp(logits - logits.amax(-1, keepdim=True))  # row scalings cancel in the ratio
+        a, bb = e[:, :, :g], e[:, :, g:]
+        nd = torch.einsum("bhum,bhvm->bhuv", torch.cat([a * s[:, :, None, :], a], -2), bb)  # [B, nh, 2G, G]: num; den
+        t = (nd[:, :, :g] / nd[:, :, g:].clamp_min(1e-30)).sum(1)
         return t + self.dec_bias
 
     # -- the estimate ---------------------------------------------------------------------
@@ -449,26 +492,42 @@ class InfoNet(nn.Module):
 
         ``mi`` [P] (nats; cross-fitted DV value, count-weighted over the two halves),
         ``tables`` [P, 2, G, G] (T_A, T_B) and ``in_a`` [P, N] (the split).
+
+        Each half is re-ranked on its own (``half_ranks``); its histogram on the input grid
+        feeds its latents, its table is scored on the other half's points. All splats and
+        lookups run once over the N points, with the half selecting the slice.
         """
         if u.dim() != 3 or u.shape[-1] != 2:
             raise ValueError(f"expected points of shape [P, N, 2], got {tuple(u.shape)}")
-        p = u.shape[0]
-        g = self.cfg.grid_size
+        cfg = self.cfg
+        p, n, _ = u.shape
+        g, hg = cfg.grid_size, cfg.input_grid
         in_a = split_mask(u.detach())
-        uu, w, counts = self.halves(u, in_a)
-        z = self.encode(uu, w, counts)  # [2P, M, d]
+        half = (~in_a).to(torch.int64)  # 0 = A, 1 = B
+        n_b = half.sum(-1)
+        counts = torch.stack([n - n_b, n_b], -1).to(u.dtype)  # [P, 2]
+        uh = half_ranks(u, half, counts) if cfg.half_ranks else u
+        inv = 1.0 / counts.clamp_min(1)
+        w_pt = inv.gather(1, half)  # [P, N]: 1 / (size of the point's half)
+        # input-grid histograms of both halves in one scatter: [P, 2, H*H] -> [2P, H*H]
+        idx, wts = bilinear_corners(uh, hg, half * (hg * hg))
+        hist = torch.zeros(p, 2 * hg * hg, dtype=u.dtype, device=u.device)
+        hist.scatter_add_(1, idx.view(p, -1), (wts * w_pt[..., None]).view(p, -1))
+        cnt = counts.view(p * 2, 1)
+        z = self.encode(hist.view(p * 2, hg * hg), cnt)  # [2P, M, d]
         tables = self.decode(z)  # [2P, G, G]
-        if self.cfg.histogram_skip:
-            tables = tables + self.histogram_term(uu, w, counts, z)
+        idx, wts = bilinear_corners(uh, g, half * (g * g))  # indices into this point's own table
+        if cfg.histogram_skip:
+            dens = torch.zeros(p, 2 * g * g, dtype=u.dtype, device=u.device)
+            dens.scatter_add_(1, idx.view(p, -1), (wts * w_pt[..., None]).view(p, -1))
+            tables = tables + self.histogram_term(dens.view(p * 2, g, g) * ((g - 1) ** 2), cnt, z)
         tables = tables.view(p, 2, g, g)
         log_z = torch.logsumexp((tables + self.log_w).flatten(2), -1)  # [P, 2]
-        # T_A is scored on B's points and T_B on A's points
-        t_a = bilinear_lookup(tables[:, 0], u)  # [P, N]
-        t_b = bilinear_lookup(tables[:, 1], u)
-        w_a = in_a.to(u.dtype)
-        w_b = 1.0 - w_a
-        n_a, n_b = w_a.sum(-1), w_b.sum(-1)
-        dv_on_b = (t_a * w_b).sum(-1) / n_b.clamp(min=1) - log_z[:, 0]
-        dv_on_a = (t_b * w_a).sum(-1) / n_a.clamp(min=1) - log_z[:, 1]
-        mi = (n_b * dv_on_b + n_a * dv_on_a) / (n_a + n_b)
+        # every point is scored by the other half's table: T_A on B's points, T_B on A's
+        other = idx + (g * g) * (1 - 2 * half)[..., None]  # A's points index T_B, B's index T_A
+        t = (tables.reshape(p, 2 * g * g).gather(1, other.view(p, -1)).view(p, n, 4) * wts).sum(-1)
+        mean_t = torch.zeros(p, 2, dtype=u.dtype, device=u.device).scatter_add_(1, half, t) * inv  # [P, 2]
+        dv_on_a = mean_t[:, 0] - log_z[:, 1]  # T_B scored on A
+        dv_on_b = mean_t[:, 1] - log_z[:, 0]  # T_A scored on B
+        mi = (counts[:, 1] * dv_on_b + counts[:, 0] * dv_on_a) / n
         return {"mi": mi, "tables": tables, "in_a": in_a}

@@ -3,7 +3,8 @@ import pytest
 import torch
 from scipy.stats import rankdata
 
-from infonet_ros.copula import rank_transform, soft_rank
+from infonet_ros.copula import rank_transform, rank_transform_numpy, soft_rank
+from infonet_ros.model import half_ranks, split_mask
 
 
 def test_hard_rank_matches_scipy_with_ties():
@@ -13,6 +14,43 @@ def test_hard_rank_matches_scipy_with_ties():
     ref = (rankdata(x, axis=1) - 0.5) / x.shape[1]
     np.testing.assert_allclose(u, ref, atol=1e-12)
     assert u.min() > 0 and u.max() < 1
+
+
+@pytest.mark.parametrize("shape, levels", [((5, 300), 2.0), ((3, 1000), 0.0), ((7,), 1.0), ((2, 40), 0.0)])
+def test_numpy_rank_matches_torch(shape, levels):
+    x = np.random.default_rng(1).standard_normal(shape)
+    if levels:
+        x = np.round(x * levels)  # ties
+    if shape == (2, 40):
+        x[1] = 3.0  # a constant row: every sample tied
+    u = rank_transform_numpy(x)
+    assert u.dtype == np.float32
+    np.testing.assert_array_equal(u, rank_transform(torch.from_numpy(x)).float().numpy())
+
+
+@pytest.mark.parametrize("levels", [0.0, 1.5])
+def test_half_ranks_are_ranks_within_each_half(levels):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 257, 2))
+    if levels:
+        x = np.round(x * levels)  # ties within and across the halves
+    u = torch.from_numpy(np.stack([rank_transform_numpy(x[..., 0]), rank_transform_numpy(x[..., 1])], -1))
+    half = (~split_mask(u)).long()
+    counts = torch.stack([(half == 0).sum(-1), (half == 1).sum(-1)], -1)
+    uh = half_ranks(u, half, counts)
+    for p in range(4):
+        for h in (0, 1):
+            sel = (half[p] == h).numpy()
+            ref = (rankdata(x[p][sel], axis=0) - 0.5) / sel.sum()
+            np.testing.assert_allclose(uh[p][sel].numpy(), ref, atol=1e-6)
+
+
+def test_half_ranks_pass_gradients_straight_through():
+    u = torch.rand(2, 50, 2, requires_grad=True)
+    half = torch.randint(0, 2, (2, 50))
+    counts = torch.stack([(half == 0).sum(-1), (half == 1).sum(-1)], -1)
+    half_ranks(u, half, counts).sum().backward()
+    torch.testing.assert_close(u.grad, torch.ones_like(u))
 
 
 def test_hard_rank_monotone_invariance_and_permutation():

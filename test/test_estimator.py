@@ -215,3 +215,16 @@ def test_tiny_fit_ranks_correlations():
         mi = model(batch([0.9] * 8 + [0.5] * 8 + [0.0] * 8, 512))["mi"].view(3, 8).mean(1)
     assert mi[0] > mi[1] > mi[2], mi
     assert mi[0] > 0.15 and abs(mi[2]) < 0.05, mi
+
+
+def test_every_tensor_follows_the_input_device():
+    """The CUDA path without a GPU: on the 'meta' device any tensor created on the CPU by
+    mistake (a constant, a buffer, an index) fails the forward or the backward pass."""
+    model = InfoNet(SMALL).to("meta")
+    u = torch.rand(3, 100, 2, device="meta")
+    with torch.inference_mode():
+        out = model.eval()(u)
+    assert {v.device.type for v in out.values()} == {"meta"}
+    assert out["tables"].shape == (3, 2, SMALL.grid_size, SMALL.grid_size)
+    model.train()(u)["mi"].sum().backward()
+    assert all(p.grad is not None and p.grad.device.type == "meta" for p in model.parameters())
