@@ -33,6 +33,9 @@ Design, and where it departs from the published InfoNet (docs/MODEL.md has the f
 * **Cross-fitted readout** (the published in-sample DV value is biased upwards at
   independence): the window is split into halves A and B by a hash of each point's ranks;
   half A's latents see only A's points and produce T_A, which is scored on B, and vice versa.
+  ``half_ranks`` (off in the shipped weights) re-ranks each half on its own: no small-N
+  leak through the interleaved ranks, but the halves no longer share one coordinate frame
+  (docs/MODEL.md has the measured trade-off).
 * **Deterministic marginal term**: with copula inputs the product of marginals is uniform on
   the unit square, so log E[exp T] is a (trapezoid) integral over the table itself. For a
   bilinear T the trapezoid rule over-estimates the integral of exp T (convexity), so the
