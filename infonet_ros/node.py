@@ -7,7 +7,10 @@ A thin ROS shell around the functional core (streams -> windowing -> pipeline ->
 - a timer at ``publish_rate_hz`` takes the newest aligned window (cheap) and hands it to
   the evaluation thread, which evaluates every pair in one batched estimator call and
   publishes. Subscriptions and timers run on one executor thread (rclpy's C++
-  EventsExecutor where available), so input never waits for the estimator; when the
+  EventsExecutor when every input has a header). While a window is evaluated the input
+  callbacks wait (messages queue in the middleware for those milliseconds) instead of
+  contending for the GIL with every torch op, as long as the last evaluation took at most
+  ``INPUT_HOLD_MAX_S`` (so a slow estimator never overflows the reader queues); when the
   evaluation falls behind, the pending window is replaced by the newer one and the
   replaced window is counted as skipped (nothing queues up);
 - publishes ``~/mutual_information``, ``~/dependency_graph``, ``~/graph_markers`` and
@@ -21,6 +24,7 @@ Run: ``ros2 run infonet_ros estimator --ros-args --params-file config/estimator.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import signal
@@ -55,6 +59,8 @@ SENSOR_QOS = QoSProfile(depth=100, reliability=qos_profile_sensor_data.reliabili
                         history=qos_profile_sensor_data.history)
 OUTPUT_QOS = QoSProfile(depth=10)   # reliable, volatile
 WARN_PERIOD_S = 5.0                 # throttle for repeated warnings
+INPUT_HOLD_MAX_S = 0.05             # input may wait for evaluations up to this long (10 % of
+                                    # the reader queue at 200 Hz)
 
 _PARAMETER_HELP = {
     'stream_names': 'stream names; their order is the order in published messages',
@@ -272,7 +278,9 @@ class InfoNetEstimatorNode(Node):
 
     def _evaluate(self, window):
         """On the evaluation thread: evaluate one window and publish the results."""
-        with self._evaluating:
+        last = self._stats['latency_s']
+        hold = self._evaluating if last <= INPUT_HOLD_MAX_S else contextlib.nullcontext()
+        with hold:   # NaN (first window: torch warms up) compares False: input keeps going
             result = self.pipeline.evaluate(window)
         for note in result.notes:
             self.get_logger().warning(note, throttle_duration_sec=WARN_PERIOD_S)
