@@ -98,6 +98,19 @@ class InfoNetConfig:
         return cls(**raw)
 
 
+def inference_cached(module: nn.Module, params: tuple[torch.Tensor, ...], build):
+    """``build()`` (tensors derived from ``params`` only), cached on ``module`` while no
+    gradient is recorded; the key holds the parameters' versions, storage and device, so an
+    optimiser step, a reload or ``.to(device)`` rebuilds it."""
+    if torch.is_grad_enabled():
+        return build()
+    key = tuple((p._version, p.data_ptr(), p.device) for p in params)
+    cache = getattr(module, "_cache", None)
+    if cache is None or cache[0] != key:
+        cache = module._cache = (key, build())
+    return cache[1]
+
+
 class SwapLinear(nn.Module):
     """Linear map on ``[a | b]`` features that commutes with the swap ``[a | b] -> [b | a]``.
 
@@ -110,18 +123,14 @@ class SwapLinear(nn.Module):
         self.p = nn.Parameter(torch.empty(out_half, in_half).uniform_(-bound, bound))
         self.q = nn.Parameter(torch.empty(out_half, in_half).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.zeros(out_half)) if bias else None
-        self._cache = None
 
     def full(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The dense weight and bias; cached at inference (keyed on the parameters' versions)."""
-        key = (self.p._version, self.q._version, self.p.data_ptr(), self.p.device)
-        if self._cache is not None and self._cache[0] == key and not torch.is_grad_enabled():
-            return self._cache[1], self._cache[2]
-        w = torch.cat([torch.cat([self.p, self.q], 1), torch.cat([self.q, self.p], 1)], 0)
-        b = None if self.bias is None else torch.cat([self.bias, self.bias])
-        if not torch.is_grad_enabled():
-            self._cache = (key, w, b)
-        return w, b
+        """The dense weight and bias (cached at inference)."""
+        def build():
+            w = torch.cat([torch.cat([self.p, self.q], 1), torch.cat([self.q, self.p], 1)], 0)
+            return w, None if self.bias is None else torch.cat([self.bias, self.bias])
+
+        return inference_cached(self, (self.p, self.q), build)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, b = self.full()
@@ -138,13 +147,8 @@ class SwapLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or self.training:
-            w, b = torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias])
-        else:  # inference: the tied affine, cached (keyed on the parameters' versions)
-            key = (self.weight._version, self.bias._version, self.weight.data_ptr(), self.weight.device)
-            if getattr(self, "_cache", None) is None or self._cache[0] != key:
-                self._cache = (key, torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias]))
-            w, b = self._cache[1], self._cache[2]
+        w, b = inference_cached(self, (self.weight, self.bias),
+                                lambda: (torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias])))
         return F.layer_norm(x, (self.dim,), w, b)
 
 
@@ -267,22 +271,6 @@ def bilinear_corners(u: torch.Tensor, g: int, offset: torch.Tensor | None = None
     gx, gy = 1 - fx, 1 - fy
     w = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy], -1)
     return idx, w
-
-
-def bilinear_lookup(table: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """T at points. table: [B, G, G] (axis 1 = x rank, axis 2 = y rank); u: [B, N, 2] -> [B, N]."""
-    b, n, _ = u.shape
-    idx, w = bilinear_corners(u, table.shape[-1])
-    vals = table.flatten(1).gather(1, idx.view(b, n * 4)).view(b, n, 4)
-    return (vals * w).sum(-1)
-
-
-def splat(u: torch.Tensor, weight: torch.Tensor, g: int) -> torch.Tensor:
-    """Bilinear histogram (transpose of the lookup). u: [B, N, 2], weight: [B, N] -> [B, G*G]."""
-    b, n, _ = u.shape
-    idx, w = bilinear_corners(u, g)
-    hist = torch.zeros(b, g * g, dtype=u.dtype, device=u.device)
-    return hist.scatter_add(1, idx.view(b, n * 4), (w * weight[..., None]).view(b, n * 4))
 
 
 def half_ranks(u: torch.Tensor, half: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -496,9 +484,10 @@ class InfoNet(nn.Module):
         ``mi`` [P] (nats; cross-fitted DV value, count-weighted over the two halves),
         ``tables`` [P, 2, G, G] (T_A, T_B) and ``in_a`` [P, N] (the split).
 
-        Each half is re-ranked on its own (``half_ranks``); its histogram on the input grid
-        feeds its latents, its table is scored on the other half's points. All splats and
-        lookups run once over the N points, with the half selecting the slice.
+        Each half's histogram on the input grid feeds its latents, and its table is scored
+        on the other half's points (with ``cfg.half_ranks``, each half re-ranked on its own
+        first). All splats and lookups run once over the N points, the half selecting the
+        slice of a flat [P, 2 * grid] tensor.
         """
         if u.dim() != 3 or u.shape[-1] != 2:
             raise ValueError(f"expected points of shape [P, N, 2], got {tuple(u.shape)}")

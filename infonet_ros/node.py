@@ -35,7 +35,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import NameValidationException, ParameterException
 from rclpy.node import Node
@@ -209,9 +209,7 @@ class InfoNetEstimatorNode(Node):
         try:
             return self.create_subscription(msg_type, topic, callback, SENSOR_QOS,
                                             event_callbacks=events)
-        except Exception as exc:  # noqa: BLE001 - an rmw without the lost-message event
-            if type(exc).__name__ != 'UnsupportedEventTypeError':
-                raise
+        except UnsupportedEventTypeError:   # an rmw without the lost-message event
             return self.create_subscription(msg_type, topic, callback, SENSOR_QOS)
 
     def _message_lost(self, topic, event):
@@ -499,8 +497,9 @@ def make_executor(needs_message_info: bool = False):
 def main(args=None):
     tune_malloc()   # InfoNet on the CPU: no page faults for its temporaries (runtime.py)
     # The evaluation thread releases the GIL in every torch op and must win it back from
-    # the subscription threads; with the default 5 ms switch interval each of the ~150 ops
-    # of a forward pass can wait that long (seconds per window). 0.1 ms keeps it short.
+    # the executor thread (input callbacks, timers; see INPUT_HOLD_MAX_S for when input
+    # waits instead); with the default 5 ms switch interval each of the ~150 ops of a
+    # forward pass can wait that long (seconds per window). 0.1 ms keeps it short.
     sys.setswitchinterval(1e-4)
     # Own signal handling: the first SIGINT/SIGTERM asks the spin loop to stop, later
     # ones (launch sends SIGINT twice on ctrl-C) are ignored while we clean up.
