@@ -35,12 +35,58 @@ def rank_transform(x: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(u_sorted).scatter_(-1, order, u_sorted)
 
 
+def _sorted_keys(x2: np.ndarray) -> np.ndarray:
+    """Rows of [R, N] float data -> sorted int64 keys (float32 value << 32 | index).
+
+    numpy sorts 64-bit integers with SIMD but has no SIMD argsort, so packing the index under
+    an order-preserving integer image of the float32 value is ~3x faster than ``argsort``.
+    """
+    n = x2.shape[-1]
+    with np.errstate(over="ignore"):  # beyond float32 range -> +-inf: a collision, handled exactly
+        i = x2.astype(np.float32).view(np.int32)
+    i = i ^ ((i >> 31) & 0x7FFFFFFF)  # IEEE bits -> signed integers in the same order
+    key = i.astype(np.int64)
+    key <<= 32
+    key |= np.arange(n, dtype=np.int64)
+    key.sort(axis=-1)
+    return key
+
+
 def rank_transform_numpy(x: np.ndarray) -> np.ndarray:
-    """``rank_transform`` in numpy (same convention and output, float32): on a CPU numpy's
-    sort is about 3x faster than torch's for rows of a few thousand samples."""
+    """``rank_transform`` in numpy (same convention and output, float32), for the CPU.
+
+    Fast path: rows whose float32 images are all distinct are ordered exactly by one sort
+    of packed (float32 value, index) keys (rounding to float32 is monotone, so distinct
+    float32 values are in the order of the originals). Rows with ties or float32
+    collisions take the exact float64 argsort with averaged ties.
+    """
     x = np.asarray(x)
     if x.shape[-1] == 0:
         raise ValueError("rank_transform needs at least one sample")
+    n = x.shape[-1]
+    x2 = x.reshape(-1, n)
+    rows = x2.shape[0]
+    out = np.empty(x2.shape, np.float32)
+    if n >= 2 ** 31 or rows == 0:
+        slow = np.arange(rows)
+    else:
+        key = _sorted_keys(x2)
+        # same float32 value <=> neighbouring keys differ by less than 2^31 (the index part)
+        collide = (np.diff(key, axis=-1) < 2 ** 31).any(-1)
+        fast = np.flatnonzero(~collide)
+        slow = np.flatnonzero(collide)
+        if fast.size:
+            order = key[fast] & 0xFFFFFFFF
+            order += (fast * n)[:, None]
+            u = ((np.arange(n) + 0.5) / n).astype(np.float32)
+            out.reshape(-1)[order.ravel()] = np.broadcast_to(u, order.shape).ravel()
+    if slow.size:
+        out[slow] = _rank_ties(x2[slow])
+    return out.reshape(x.shape)
+
+
+def _rank_ties(x: np.ndarray) -> np.ndarray:
+    """Exact ranks with averaged ties by float64 argsort: [R, N] -> [R, N] float32."""
     n = x.shape[-1]
     order = np.argsort(x, axis=-1)
     s = np.take_along_axis(x, order, -1)

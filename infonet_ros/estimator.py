@@ -170,9 +170,9 @@ class InfoNetEstimator:
         if p == 0:
             return np.zeros(0)
         _check_n(n)
-        rx, cx = self._ranks(xs)
-        ry, cy = self._ranks(ys)
-        mi = np.maximum(self._forward_points(torch.stack([rx, ry], -1)), 0.0)
+        r, c = self._ranks(np.stack([xs, ys], 1).reshape(2 * p, n))  # rows x0, y0, x1, y1, ...
+        cx, cy = c[0::2], c[1::2]
+        mi = np.maximum(self._forward_points(r.view(p, 2, n).transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
         const = cx | cy
         if const.any():
             rows = np.flatnonzero(const)
@@ -198,7 +198,7 @@ class InfoNetEstimator:
         _check_n(n)
         ranks, const = self._ranks(data.T)
         idx = torch.as_tensor(pairs, device=self.torch_device)
-        u = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], -1)  # [P, N, 2]
+        u = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], 1).transpose(1, 2)  # [P, N, 2] view of [P, 2, N]
         mi = np.maximum(self._forward_points(u), 0.0)
         bad = np.array([const[i] or const[j] for i, j in pairs])
         if bad.any():

@@ -159,15 +159,35 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     return x.permute(0, 3, 1, 2, 4).reshape(b, n_heads, l, d // n_heads)
 
 
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """Inverse of split_heads: [B, H, L, dh] -> [B, L, d]."""
-    b, h, l, dh = x.shape
-    x = x.view(b, h, l, 2, dh // 2)  # [B, H, L, half, dh/2]
-    return x.permute(0, 2, 3, 1, 4).reshape(b, l, h * dh)
+def head_major(d: int, n_heads: int) -> torch.Tensor:
+    """Channel order that makes ``split_heads`` a view: position (h, half, j) of the result
+    takes channel (half, h, j) of ``[a | b]``. Rows of a weight permuted by it give outputs
+    laid out [H, dh] per token; columns permuted by it read such outputs."""
+    hd = d // (2 * n_heads)
+    idx = torch.arange(d).view(2, n_heads, hd).transpose(0, 1)  # [H, half, dh/2]
+    return idx.reshape(d)
+
+
+def fold_norm(norm: "SwapLayerNorm", w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A linear map after ``norm`` as one on the un-scaled normalised vector:
+    W (n * g + beta) + b = (W diag(g)) n + (W beta + b)."""
+    g = torch.cat([norm.weight, norm.weight])
+    beta = torch.cat([norm.bias, norm.bias])
+    return w * g, w @ beta + (0.0 if b is None else b)
+
+
+def unit_norm(x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm without the affine part (folded into the next linear map by fold_norm)."""
+    return F.layer_norm(x, x.shape[-1:])
 
 
 class Attention(nn.Module):
-    """Multi-head attention with S-equivariant projections (fused SDPA kernel)."""
+    """Multi-head self-attention with S-equivariant projections.
+
+    The parameters are the S-equivariant maps (``SwapLinear``); the computation uses their
+    dense forms with the channels permuted head-major (``head_major``), so queries, keys and
+    values come out of one GEMM already split into heads, with no copies.
+    """
 
     def __init__(self, dim: int, n_heads: int):
         super().__init__()
@@ -177,15 +197,39 @@ class Attention(nn.Module):
         self.kv = SwapLinear(h, 2 * h)
         self.out = SwapLinear(h, h)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: [B, L, d] queries; context: [B, S, d]; mask: bool, broadcastable to [B, H, L, S]
-        h = x.shape[-1] // 2
-        kv = self.kv(context)  # [B, S, 2d] laid out as [k_a v_a | k_b v_b]
-        k = torch.cat([kv[..., :h], kv[..., 2 * h : 3 * h]], -1)
-        v = torch.cat([kv[..., h : 2 * h], kv[..., 3 * h :]], -1)
-        q, k, v = (split_heads(t, self.n_heads) for t in (self.q(x), k, v))
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.out(merge_heads(y))
+    def kv_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of ``kv``'s output ([k_a v_a | k_b v_b]) holding k = [k_a | k_b] and v."""
+        h = self.q.p.shape[0]
+        c = torch.arange(2 * h)
+        k = torch.where(c < h, c, c + h)
+        return k, k + h
+
+    def fused(self, norm: "SwapLayerNorm") -> tuple[torch.Tensor, ...]:
+        """(W_qkv [3d, d], b_qkv, W_out [d, d], b_out): ``norm`` folded in, head-major."""
+        def build():
+            d = 2 * self.q.p.shape[0]
+            perm = head_major(d, self.n_heads)
+            kr, vr = self.kv_rows()
+            wq, bq = self.q.full()
+            wkv, bkv = self.kv.full()
+            w = torch.cat([wq[perm], wkv[kr[perm]], wkv[vr[perm]]])
+            b = torch.cat([bq[perm], bkv[kr[perm]], bkv[vr[perm]]])
+            wo, bo = self.out.full()
+            return (*fold_norm(norm, w, b), wo[:, perm], bo)
+
+        return inference_cached(self, (self.q.p, self.q.q, self.q.bias, self.kv.p, self.kv.q, self.kv.bias,
+                                       self.out.p, self.out.q, self.out.bias, norm.weight, norm.bias), build)
+
+    def forward(self, x: torch.Tensor, norm: "SwapLayerNorm") -> torch.Tensor:
+        """Self-attention over x [B, L, d] after ``norm`` (pre-norm block)."""
+        b, l, d = x.shape
+        nh = self.n_heads
+        wqkv, bqkv, wo, bo = self.fused(norm)
+        qkv = F.linear(unit_norm(x), wqkv, bqkv).view(b, l, 3, nh, d // nh).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # [B, H, L, dh] each (strided views)
+        att = torch.softmax((q @ k.transpose(-1, -2)) * (d // nh) ** -0.5, -1)  # small L: plain matmuls
+        y = (att @ v).transpose(1, 2).reshape(b, l, d)  # head-major channels
+        return F.linear(y, wo, bo)
 
 
 class MLP(nn.Module):
@@ -194,8 +238,14 @@ class MLP(nn.Module):
         self.fc = SwapLinear(dim // 2, ratio * dim // 2)
         self.proj = SwapLinear(ratio * dim // 2, dim // 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(F.gelu(self.fc(x)))
+    def forward(self, x: torch.Tensor, norm: "SwapLayerNorm") -> torch.Tensor:
+        """MLP of norm(x), the norm's affine part folded into the first layer."""
+        def build():
+            return (*fold_norm(norm, *self.fc.full()), *self.proj.full())
+
+        w1, b1, w2, b2 = inference_cached(self, (self.fc.p, self.fc.q, self.fc.bias, self.proj.p, self.proj.q,
+                                                 self.proj.bias, norm.weight, norm.bias), build)
+        return F.linear(F.gelu(F.linear(unit_norm(x), w1, b1)), w2, b2)
 
 
 class LatentBlock(nn.Module):
@@ -209,9 +259,8 @@ class LatentBlock(nn.Module):
         self.mlp = MLP(cfg.dim, cfg.mlp_ratio)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = self.norm1(z)
-        z = z + self.attn(y, y)
-        return z + self.mlp(self.norm2(z))
+        z = z + self.attn(z, self.norm1)
+        return z + self.mlp(z, self.norm2)
 
 
 def fourier_features(u: torch.Tensor, n_freq: int) -> torch.Tensor:
@@ -229,15 +278,18 @@ def split_mask(u: torch.Tensor) -> torch.Tensor:
     pair of doubled ranks, so the split is invariant to sample order and to swapping x and y,
     and tied points (identical (u, v)) always land in the same half.
     """
-    n = u.shape[-2]
-    r = torch.round(u * (2 * n)).to(torch.int64)  # 2r - 1: exact integers, ties -> same value
-    lo = torch.minimum(r[..., 0], r[..., 1])
-    hi = torch.maximum(r[..., 0], r[..., 1])
-    k = (lo * 0x9E3779B1 + hi * 0x85EBCA77) & 0xFFFFFFFF
+    return split_mask_xy(*u.unbind(-1))
+
+
+def split_mask_xy(ux: torch.Tensor, uy: torch.Tensor) -> torch.Tensor:
+    """``split_mask`` of the coordinates [P, N] each (integer work in place: no autograd)."""
+    n = ux.shape[-1]
+    rx, ry = (torch.round(c.detach() * (2 * n)).to(torch.int64) for c in (ux, uy))  # 2r - 1: exact, ties equal
+    lo = torch.minimum(rx, ry)
+    k = lo.mul_(0x9E3779B1).add_(torch.maximum(rx, ry).mul_(0x85EBCA77)).bitwise_and_(0xFFFFFFFF)
     for _ in range(2):  # 32-bit integer mixing; products stay below 2^63
-        k = (((k >> 16) ^ k) * 0x45D9F3B) & 0xFFFFFFFF
-    k = (k >> 16) ^ k
-    return (k & 1) == 1
+        k.bitwise_xor_(k >> 16).mul_(0x45D9F3B).bitwise_and_(0xFFFFFFFF)
+    return k.bitwise_xor_(k >> 16).bitwise_and_(1).to(torch.bool)
 
 
 def unit_grid(g: int) -> torch.Tensor:
@@ -254,23 +306,24 @@ def trapezoid_log_weights(g: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).log()
 
 
-def bilinear_corners(u: torch.Tensor, g: int, offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def bilinear_corners(uc: torch.Tensor, g: int, offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear stencil of points on a G x G node grid.
 
-    u: [..., N, 2] in [0, 1] -> (flat node indices [..., N, 4], weights [..., N, 4]);
-    ``offset`` ([..., N], int64) is added to every index (several grids in one flat tensor).
+    uc: [P, 2, N] coordinates in [0, 1] (x row, y row) -> (flat node indices [P, 4, N],
+    weights [P, 4, N]); ``offset`` ([P, N], int64) is added to every index (several grids in
+    one flat tensor). Coordinate- and corner-major layouts keep every elementwise step on N
+    contiguous values (a trailing axis of 2 or 4 defeats vectorisation on a CPU).
     """
-    pos = u.clamp(0, 1) * (g - 1)
+    pos = uc.clamp(0, 1) * (g - 1)
     i0 = pos.detach().floor().clamp_(max=g - 2)
-    frac = pos - i0  # keeps the gradient with respect to u
-    base = (i0[..., 0] * g + i0[..., 1]).to(torch.int64)
+    f = pos - i0  # keeps the gradient with respect to uc
+    wf = torch.stack([1 - f, f], 2)  # [P, axis, (lower, upper), N]
+    w = (wf[:, 1, :, None] * wf[:, 0, None]).view(-1, 4, uc.shape[-1])  # corner (dy, dx): y-major
+    base = (i0[:, 0] * g + i0[:, 1]).to(torch.int64)  # exact: small integers in float
     if offset is not None:
         base = base + offset
-    idx = base[..., None] + torch.tensor([0, g, 1, g + 1], device=u.device)
-    fx, fy = frac[..., 0], frac[..., 1]
-    gx, gy = 1 - fx, 1 - fy
-    w = torch.stack([gx * gy, fx * gy, gx * fy, fx * fy], -1)
-    return idx, w
+    corner = torch.tensor([0, g, 1, g + 1], device=uc.device)  # (dy, dx) = (0,0), (0,1), (1,0), (1,1)
+    return base[:, None] + corner[:, None], w
 
 
 def half_ranks(u: torch.Tensor, half: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -374,7 +427,11 @@ class InfoNet(nn.Module):
         e = torch.exp(logits - logits.amax(-1, keepdim=True))  # per-latent constant cancels
         ev = e[..., None] * v[0][:, None]  # [nh, M, HH, dh]
         # one matrix: histogram [S, HH] @ [HH, nh*M*(dh+1)] gives numerators and denominators
-        enc = torch.cat([ev, e[..., None]], -1).permute(2, 0, 1, 3).reshape(-1, nh * m * (dh + 1))
+        enc = torch.cat([ev, e[..., None]], -1).permute(2, 1, 0, 3).reshape(-1, m * nh * (dh + 1))  # (M, nh, dh+1)
+        perm = head_major(d, nh)
+        wo, bo = self.cross.out.full()
+        cross_out = (wo[:, perm], lat[0] + bo)  # reads head-major values; latent + bias in one term
+        size = torch.cat([self.size_embed, self.size_embed]) / math.log(1000.0)
         axis = self.axis_embed(fourier_features(self.axis_nodes, cfg.n_freq))  # [G, d]
         g = cfg.grid_size
         blur = torch.zeros(g + 2, g + 2, dtype=axis.dtype, device=axis.device)
@@ -395,7 +452,18 @@ class InfoNet(nn.Module):
             zero = torch.zeros_like(poly)
             feats = torch.cat([torch.cat([poly, zero], -1), torch.cat([zero, poly], -1)])  # [2G, 6]
             dec_q = torch.cat([dec_q, feats.expand(nh, -1, -1)], -1)
-        consts = {"enc": enc, "lat": lat, "axis": axis, "blur": blur, "dec_q": dec_q}
+        dec_q = dec_q.transpose(1, 2).contiguous()  # [nh, dh (+ 6), 2G]
+        # decoder read-out of the normalised latents, one GEMM: keys (head-major), the value
+        # scalars s (dec_v on a + b) and, with bumps, the bump parameters; dec_norm folded in
+        wk, bk = self.dec_k.full()
+        w = [wk[perm], torch.cat([self.dec_v.weight, self.dec_v.weight], 1)]
+        b = [bk[perm], self.dec_v.bias]
+        if cfg.decoder_bumps:
+            w.append(self.dec_bump.full()[0])
+            b.append(self.dec_bump.full()[1])
+        dec_in = fold_norm(self.dec_norm, torch.cat(w), torch.cat(b))
+        consts = {"enc": enc, "cross_out": cross_out, "size": size, "axis": axis, "blur": blur,
+                  "dec_q": dec_q, "dec_in": dec_in}
         if cacheable:
             self._cache = consts
         return consts
@@ -409,12 +477,12 @@ class InfoNet(nn.Module):
         dh = d // nh
         c = self._constants()
         b = hist.shape[0]
-        out = (hist @ c["enc"]).view(b, nh, m, dh + 1)
-        att = out[..., :dh] / out[..., dh:].clamp_min(1e-30)  # softmax-weighted values
-        z = c["lat"] + self.cross.out(merge_heads(att))  # [B, M, d]
-        size = torch.cat([self.size_embed, self.size_embed]) * (counts.clamp_min(1).log() / math.log(1000.0))
-        z = z + size[:, None, :]
-        z = z + self.cross_mlp(self.cross_mlp_norm(z))
+        out = (hist @ c["enc"]).view(b, m, nh, dh + 1)
+        att = out[..., :dh] / out[..., dh:].clamp_min(1e-30)  # softmax-weighted values, head-major
+        wo, lat_bo = c["cross_out"]
+        z = att.view(b, m, d) @ wo.T + lat_bo  # [B, M, d]
+        z = z + (c["size"] * counts.clamp_min(1).log())[:, None, :]
+        z = z + self.cross_mlp(z, self.cross_mlp_norm)
         for blk in self.blocks:
             z = blk(z)
         return z
@@ -454,27 +522,34 @@ class InfoNet(nn.Module):
         """
         cfg = self.cfg
         b, m, d = z.shape
-        hh, nh = d // 2, cfg.n_heads
+        nh = cfg.n_heads
         dh = d // nh
         g = cfg.grid_size
-        zn = self.dec_norm(z)
-        k = split_heads(self.dec_k(zn), nh)  # [B, nh, M, dh]
-        s = self.dec_v(zn[..., :hh] + zn[..., hh:]).transpose(1, 2)  # [B, nh, M]
+        w, bias = self._constants()["dec_in"]
+        out = F.linear(unit_norm(z), w, bias)  # [B, M, d + nh (+ 4 nh)]
+        k = out[..., :d].view(b, m, nh, dh)
+        s = out[..., d : d + nh].permute(2, 0, 1)[..., None]  # [nh, B, M, 1]
         if cfg.decoder_bumps:
             # -(t - c)^2 / 2w^2 = t^2 (-1/2w^2) + t (c/w^2) - c^2/2w^2: a dot product of the
             # constant [t^2, t, 1] with per-latent coefficients, so the bumps of both axes
             # join the key and all logits are one matrix product
-            bump = self.dec_bump(zn).view(b, m, 2, 2, nh)  # [B, M, axis(u|v), (centre, log w), nh]
+            bump = out[..., d + nh :].view(b, m, 2, 2, nh)  # [B, M, axis(u|v), (centre, log w), nh]
             centre = torch.sigmoid(bump[:, :, :, 0])  # [B, M, 2, nh]
             width = torch.exp(bump[:, :, :, 1].clamp(-6, 2) - 1.5) + 0.5 / g
             inv = 1.0 / (width * width)
-            coef = torch.stack([-0.5 * inv, centre * inv, -0.5 * centre * centre * inv], 2)  # [B, M, 3, 2, nh]
-            k = torch.cat([k, coef.permute(0, 4, 1, 3, 2).reshape(b, nh, m, 6)], -1)  # [B, nh, M, dh + 6]
-        logits = self._constants()["dec_q"] @ k.transpose(-1, -2)  # [B, nh, 2G, M]: rows u, then v
-        e = torch.exp(logits - logits.amax(-1, keepdim=True))  # row scalings cancel in the ratio
-        a, bb = e[:, :, :g], e[:, :, g:]
-        nd = torch.einsum("bhum,bhvm->bhuv", torch.cat([a * s[:, :, None, :], a], -2), bb)  # [B, nh, 2G, G]: num; den
-        t = (nd[:, :, :g] / nd[:, :, g:].clamp_min(1e-30)).sum(1)
+            coef = torch.stack([-0.5 * inv, centre * inv, -0.5 * centre * centre * inv], -1)  # [B, M, 2, nh, 3]
+            k = torch.cat([k, coef.permute(0, 1, 3, 2, 4).reshape(b, m, nh, 6)], -1)  # [B, M, nh, dh + 6]
+        # logits [nh, B*M, 2G]: columns u, then v
+        logits = torch.bmm(k.permute(2, 0, 1, 3).reshape(nh, b * m, -1), self._constants()["dec_q"])
+        logits = logits.view(nh, b, m, 2 * g)
+        grad = torch.is_grad_enabled()
+        e = logits - logits.amax(2, keepdim=True)  # per-row scalings cancel in the ratio
+        e = e.exp() if grad else e.exp_()
+        eb = e[..., g:]
+        rhs = torch.cat([eb * s, eb], -1).view(nh * b, m, 2 * g)  # [s b | b]: numerator; denominator
+        nd = torch.bmm(e.view(nh * b, m, 2 * g)[..., :g].transpose(1, 2), rhs).view(nh, b, g, 2 * g)
+        num, den = nd[..., :g], nd[..., g:]
+        t = (num / den.clamp_min(1e-30) if grad else num.div_(den.clamp_min_(1e-30))).sum(0)
         return t + self.dec_bias
 
     # -- the estimate ---------------------------------------------------------------------
@@ -486,40 +561,47 @@ class InfoNet(nn.Module):
 
         Each half's histogram on the input grid feeds its latents, and its table is scored
         on the other half's points (with ``cfg.half_ranks``, each half re-ranked on its own
-        first). All splats and lookups run once over the N points, the half selecting the
-        slice of a flat [P, 2 * grid] tensor.
+        first). The N points are touched by two splats only (input grid and table grid, each
+        one scatter for both halves, the half selecting the slice of a flat [P, 2 * grid^2]
+        tensor): the mean of a bilinearly interpolated table over a half's points is the
+        table dotted with that half's table-grid histogram. A [P, N, 2] view of a [P, 2, N]
+        tensor (what ``InfoNetEstimator`` passes) saves one copy.
         """
         if u.dim() != 3 or u.shape[-1] != 2:
             raise ValueError(f"expected points of shape [P, N, 2], got {tuple(u.shape)}")
         cfg = self.cfg
         p, n, _ = u.shape
         g, hg = cfg.grid_size, cfg.input_grid
-        in_a = split_mask(u.detach())
+        uc = u.transpose(1, 2).contiguous()  # [P, 2, N]: x row, y row
+        in_a = split_mask_xy(uc[:, 0], uc[:, 1])
         half = (~in_a).to(torch.int64)  # 0 = A, 1 = B
         n_b = half.sum(-1)
         counts = torch.stack([n - n_b, n_b], -1).to(u.dtype)  # [P, 2]
-        uh = half_ranks(u, half, counts) if cfg.half_ranks else u
-        inv = 1.0 / counts.clamp_min(1)
-        w_pt = inv.gather(1, half)  # [P, N]: 1 / (size of the point's half)
-        # input-grid histograms of both halves in one scatter: [P, 2, H*H] -> [2P, H*H]
-        idx, wts = bilinear_corners(uh, hg, half * (hg * hg))
-        hist = torch.zeros(p, 2 * hg * hg, dtype=u.dtype, device=u.device)
-        hist.scatter_add_(1, idx.view(p, -1), (wts * w_pt[..., None]).view(p, -1))
+        if cfg.half_ranks:
+            uc = half_ranks(u.contiguous(), half, counts).transpose(1, 2).contiguous()
+        inv = (1.0 / counts.clamp_min(1))[..., None]  # [P, 2, 1]
+
+        def histograms(grid: int) -> tuple[torch.Tensor, torch.Tensor]:
+            """Bilinear histograms of both halves on a grid x grid node grid, one scatter:
+            [P, 2, grid^2] (each half sums to 1), and the points' stencils."""
+            idx, wts = bilinear_corners(uc, grid, half * (grid * grid))
+            hist = torch.zeros(p, 2 * grid * grid, dtype=u.dtype, device=u.device)
+            hist.scatter_add_(1, idx.view(p, -1), wts.view(p, -1))
+            return hist.view(p, 2, -1) * inv
+
         cnt = counts.view(p * 2, 1)
-        z = self.encode(hist.view(p * 2, hg * hg), cnt)  # [2P, M, d]
+        z = self.encode(histograms(hg).view(p * 2, hg * hg), cnt)  # [2P, M, d]
         tables = self.decode(z)  # [2P, G, G]
-        idx, wts = bilinear_corners(uh, g, half * (g * g))  # indices into this point's own table
+        dens = histograms(g)  # [P, 2, G*G]
         if cfg.histogram_skip:
-            dens = torch.zeros(p, 2 * g * g, dtype=u.dtype, device=u.device)
-            dens.scatter_add_(1, idx.view(p, -1), (wts * w_pt[..., None]).view(p, -1))
             tables = tables + self.histogram_term(dens.view(p * 2, g, g) * ((g - 1) ** 2), cnt, z)
         tables = tables.view(p, 2, g, g)
         log_z = torch.logsumexp((tables + self.log_w).flatten(2), -1)  # [P, 2]
-        # every point is scored by the other half's table: T_A on B's points, T_B on A's
-        other = idx + (g * g) * (1 - 2 * half)[..., None]  # A's points index T_B, B's index T_A
-        t = (tables.reshape(p, 2 * g * g).gather(1, other.view(p, -1)).view(p, n, 4) * wts).sum(-1)
-        mean_t = torch.zeros(p, 2, dtype=u.dtype, device=u.device).scatter_add_(1, half, t) * inv  # [P, 2]
-        dv_on_a = mean_t[:, 0] - log_z[:, 1]  # T_B scored on A
-        dv_on_b = mean_t[:, 1] - log_z[:, 0]  # T_A scored on B
+        # every point is scored by the other half's table, bilinearly interpolated; summed
+        # over a half's points that is the table dotted with the half's own histogram:
+        # mean_t[:, 0] = mean of T_A over B's points, mean_t[:, 1] = mean of T_B over A's
+        mean_t = (tables.view(p, 2, -1) * dens.flip(1)).sum(-1)  # [P, 2]
+        dv_on_b = mean_t[:, 0] - log_z[:, 0]  # T_A scored on B
+        dv_on_a = mean_t[:, 1] - log_z[:, 1]  # T_B scored on A
         mi = (counts[:, 1] * dv_on_b + counts[:, 0] * dv_on_a) / n
         return {"mi": mi, "tables": tables, "in_a": in_a}
