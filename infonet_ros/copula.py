@@ -43,7 +43,9 @@ def _sorted_keys(x2: np.ndarray) -> np.ndarray:
     """
     n = x2.shape[-1]
     with np.errstate(over="ignore"):  # beyond float32 range -> +-inf: a collision, handled exactly
-        i = x2.astype(np.float32).view(np.int32)
+        f = x2.astype(np.float32)
+    f += np.float32(0.0)  # -0.0 -> +0.0: equal values must share a key
+    i = f.view(np.int32)
     i = i ^ ((i >> 31) & 0x7FFFFFFF)  # IEEE bits -> signed integers in the same order
     key = i.astype(np.int64)
     key <<= 32

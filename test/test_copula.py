@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +28,24 @@ def test_numpy_rank_matches_torch(shape, levels):
     u = rank_transform_numpy(x)
     assert u.dtype == np.float32
     np.testing.assert_array_equal(u, rank_transform(torch.from_numpy(x)).float().numpy())
+
+
+def test_numpy_rank_exact_where_float32_collides():
+    """The fast path sorts float32 images; values that collide there (or overflow it) must
+    still get their exact float64 ranks, with no warning, row by row."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 500))
+    x[1, :250] = 1.0 + np.arange(250) * 1e-12  # distinct in float64, one value in float32
+    x[1, 250:] = 1.0 - np.arange(250) * 1e-12
+    x[2, :3] = [1e300, -1e300, 3.5e38]  # beyond float32 range
+    x[3, 10] = -0.0
+    x[3, 11] = 0.0  # equal values with different bits: one tie
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        u = rank_transform_numpy(x)
+    np.testing.assert_array_equal(u, rank_transform(torch.from_numpy(x)).float().numpy())
+    np.testing.assert_allclose(u, (rankdata(x, axis=1) - 0.5) / x.shape[1], atol=1e-6)
+    assert u[3, 10] == u[3, 11]
 
 
 @pytest.mark.parametrize("levels", [0.0, 1.5])
