@@ -440,7 +440,7 @@ class InfoNet(nn.Module):
         pad = torch.zeros(g + 2, g, dtype=axis.dtype, device=axis.device)  # replicate padding
         pad[1 : g + 1] = torch.eye(g, dtype=axis.dtype, device=axis.device)
         pad[0, 0] = pad[g + 1, g - 1] = 1.0
-        blur = (blur @ pad)[1 : g + 1]  # [G, G]
+        blur = (blur @ pad)[1 : g + 1] * (g - 1)  # [G, G]; (g - 1)^2 over both sides: density ~1 where uniform
         # decoder queries [nh, 2G, dh (+ 6)]: rows e(u) for the u axis, then S e(v); with
         # bumps, [t^2, t, 1] features that pick the u or the v bump coefficients of a key
         ea = axis
@@ -490,8 +490,9 @@ class InfoNet(nn.Module):
     def histogram_term(self, dens: torch.Tensor, counts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """a * log(smoothed histogram density + eps) on the table nodes: [B, G, G].
 
-        dens: [B, G, G] bilinear histogram of the half-window on the table nodes, scaled to
-        ~1 where the copula is uniform; counts [B, 1]; z [B, M, d] the half's latents.
+        dens: [B, G, G] bilinear histogram of the half-window on the table nodes (summing to
+        1; scaled by (G - 1)^2 here, ~1 where the copula is uniform); counts [B, 1]; z
+        [B, M, d] the half's latents.
         A skip connection that hands the table the empirical copula density of the same
         half-window (a plug-in estimate; the attention path learns the correction). The
         weight a and the floor eps depend on the half-window size n and, through a gate on
@@ -501,7 +502,7 @@ class InfoNet(nn.Module):
         (X, Y) symmetry is kept.
         """
         g = self.cfg.grid_size
-        blur = self._constants()["blur"]  # [G, G]: 1-D binomial blur, replicate borders
+        blur = self._constants()["blur"]  # [G, G]: 1-D binomial blur, replicate borders, x (G - 1)
         dens = blur @ dens.view(-1, g, g) @ blur.T
         feats = torch.cat([torch.ones_like(counts), counts.clamp_min(1).log() / math.log(1000.0)], -1)  # [B, 2]
         hh = z.shape[-1] // 2
@@ -509,7 +510,9 @@ class InfoNet(nn.Module):
         coef = feats @ self.skip.T + self.skip_gate(pooled)  # [B, 2]: (scale, log eps)
         scale = F.softplus(coef[:, 0])[:, None, None]
         eps = torch.exp(coef[:, 1].clamp(-8, 4))[:, None, None]
-        return scale * torch.log(dens + eps)
+        if torch.is_grad_enabled():
+            return scale * torch.log(dens + eps)
+        return dens.add_(eps).log_().mul_(scale)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """latents [B, M, d] -> tables [B, G, G].
@@ -536,8 +539,9 @@ class InfoNet(nn.Module):
             bump = out[..., d + nh :].view(b, m, 2, 2, nh)  # [B, M, axis(u|v), (centre, log w), nh]
             centre = torch.sigmoid(bump[:, :, :, 0])  # [B, M, 2, nh]
             width = torch.exp(bump[:, :, :, 1].clamp(-6, 2) - 1.5) + 0.5 / g
-            inv = 1.0 / (width * width)
-            coef = torch.stack([-0.5 * inv, centre * inv, -0.5 * centre * centre * inv], -1)  # [B, M, 2, nh, 3]
+            half_inv = 0.5 / (width * width)
+            c_inv = centre * half_inv
+            coef = torch.stack([-half_inv, c_inv + c_inv, -centre * c_inv], -1)  # [B, M, 2, nh, 3]
             k = torch.cat([k, coef.permute(0, 1, 3, 2, 4).reshape(b, m, nh, 6)], -1)  # [B, M, nh, dh + 6]
         # logits [nh, B*M, 2G]: columns u, then v
         logits = torch.bmm(k.permute(2, 0, 1, 3).reshape(nh, b * m, -1), self._constants()["dec_q"])
@@ -550,7 +554,7 @@ class InfoNet(nn.Module):
         nd = torch.bmm(e.view(nh * b, m, 2 * g)[..., :g].transpose(1, 2), rhs).view(nh, b, g, 2 * g)
         num, den = nd[..., :g], nd[..., g:]
         t = (num / den.clamp_min(1e-30) if grad else num.div_(den.clamp_min_(1e-30))).sum(0)
-        return t + self.dec_bias
+        return t.add_(self.dec_bias)  # t is this function's own tensor (sum does not keep it for backward)
 
     # -- the estimate ---------------------------------------------------------------------
     def forward(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -594,7 +598,7 @@ class InfoNet(nn.Module):
         tables = self.decode(z)  # [2P, G, G]
         dens = histograms(g)  # [P, 2, G*G]
         if cfg.histogram_skip:
-            tables = tables + self.histogram_term(dens.view(p * 2, g, g) * ((g - 1) ** 2), cnt, z)
+            tables = tables.add_(self.histogram_term(dens.view(p * 2, g, g), cnt, z))  # decode's own tensor
         tables = tables.view(p, 2, g, g)
         log_z = torch.logsumexp((tables + self.log_w).flatten(2), -1)  # [P, 2]
         # every point is scored by the other half's table, bilinearly interpolated; summed
