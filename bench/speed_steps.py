@@ -4,18 +4,20 @@
 
 One run, one set of inputs (28 pairs of the speed benchmark), one torch thread, medians
 over interleaved repeats (every variant is timed in turn, round after round, so machine
-noise hits them alike). The variants retrace the changes of issue 6:
+noise hits them alike). The variants retrace the changes of issue 6 (older code and weights
+are read from git, so the history must be present):
 
-1. the first shipped model (v4 weights and forward pass, read from git ``--v4-commit``),
-   ranks by torch's sort;
-2. the same with numpy's sort for the ranks (what the estimator does on a CPU now);
-3. the current forward pass (per-half ranks by counting, one scatter per grid for both
-   halves, one gather for the cross-fitted read-out, blur as two small matrix products,
-   numerator and denominator of the decoder in one product) with the v4 weights;
-4. the shipped model (current weights: fewer latents, a smaller input grid, narrower).
+1. the first shipped model (v4 weights and forward pass at ``--v4-commit``), torch ranks;
+2. the same with numpy's argsort for the ranks;
+3. the second round's forward pass (``--r2-commit``: one scatter per grid for both halves,
+   one gather for the read-out, blur as matrix products) with the v4 weights;
+4. the second round's shipped model (v5 weights, its forward pass and argsort ranks);
+5. this round's forward pass and ranks (head-major fused GEMMs with the layer norms folded
+   in, contiguous O(N) layouts, the read-out as table . histogram, SIMD-sorted rank keys)
+   with the v5 weights: the same function as 4 (estimates agree to ~1e-6);
+6. the shipped model through ``InfoNetEstimator.estimate_batch``.
 
 KSG (k = 3, the same 28 pairs in a loop) is timed in the same rounds for the ratio.
-Needs the git history (the v4 code and weights are read with ``git show``).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ from infonet_ros import InfoNetEstimator  # noqa: E402
 from infonet_ros.baselines import KSG  # noqa: E402
 from infonet_ros.checkpoint import read_metadata  # noqa: E402
 from infonet_ros.copula import rank_transform, rank_transform_numpy  # noqa: E402
-from infonet_ros.model import InfoNetConfig  # noqa: E402
+from infonet_ros.model import InfoNet, InfoNetConfig  # noqa: E402
 from infonet_ros.runtime import tune_malloc  # noqa: E402
 from accuracy import machine_info  # noqa: E402
 from speed import make_inputs  # noqa: E402
 
 V4_COMMIT = "1e5f746"
+R2_COMMIT = "7ee7c1b"
 
 
 def git_show(commit: str, path: str) -> bytes:
@@ -53,19 +56,31 @@ def git_show(commit: str, path: str) -> bytes:
                           capture_output=True).stdout
 
 
-def load_v4(commit: str, tmp: Path):
-    """The v4 model class and weights as they were at ``commit``."""
-    (tmp / "model_v4.py").write_bytes(git_show(commit, "infonet_ros/model.py"))
-    (tmp / "v4.safetensors").write_bytes(git_show(commit, "infonet_ros/weights/infonet.safetensors"))
-    spec = importlib.util.spec_from_file_location("model_v4", tmp / "model_v4.py")
+def module_at(commit: str, path: str, name: str, tmp: Path):
+    """The module ``path`` as it was at ``commit``, imported as ``name``."""
+    (tmp / f"{name}.py").write_bytes(git_show(commit, path))
+    spec = importlib.util.spec_from_file_location(name, tmp / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["model_v4"] = mod  # dataclasses look their module up
+    sys.modules[name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
+    return mod
+
+
+def weights_at(commit: str, tmp: Path) -> tuple[dict, str]:
+    """(state dict, config json) of the weights shipped at ``commit``."""
     from safetensors.torch import load_file
-    cfg = mod.InfoNetConfig.from_json(read_metadata(tmp / "v4.safetensors")["config"])
-    old = mod.InfoNet(cfg)
-    old.load_state_dict(load_file(tmp / "v4.safetensors"))
-    return old.eval(), cfg
+    f = tmp / f"weights_{commit}.safetensors"
+    f.write_bytes(git_show(commit, "infonet_ros/weights/infonet.safetensors"))
+    return load_file(f), read_metadata(f)["config"]
+
+
+def model_at(code_commit: str, weights: tuple[dict, str], tmp: Path):
+    """The InfoNet class at ``code_commit`` with the given weights, in eval mode."""
+    mod = module_at(code_commit, "infonet_ros/model.py", f"model_{code_commit}", tmp)
+    state, cfg = weights
+    model = mod.InfoNet(mod.InfoNetConfig.from_json(cfg))
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def main(argv=None) -> int:
@@ -74,6 +89,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", type=int, default=28)
     ap.add_argument("--rounds", type=int, default=60)
     ap.add_argument("--v4-commit", default=V4_COMMIT)
+    ap.add_argument("--r2-commit", default=R2_COMMIT)
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     tune_malloc()
@@ -82,30 +98,39 @@ def main(argv=None) -> int:
     xs, ys = xs[: args.pairs], ys[: args.pairs]
     current = InfoNetEstimator.pretrained(device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        old_model, old_cfg = load_v4(args.v4_commit, Path(tmp))
-    # the current forward pass with the v4 weights
-    from infonet_ros.model import InfoNet
-    new_fwd_v4 = InfoNet(InfoNetConfig.from_json(old_cfg.to_json()))
-    new_fwd_v4.load_state_dict(old_model.state_dict())
-    new_fwd_v4.eval()
+        tmp = Path(tmp)
+        w_v4, w_v5 = weights_at(args.v4_commit, tmp), weights_at(args.r2_commit, tmp)
+        v4 = model_at(args.v4_commit, w_v4, tmp)
+        r2_v4 = model_at(args.r2_commit, w_v4, tmp)
+        r2_v5 = model_at(args.r2_commit, w_v5, tmp)
+        r2_rank = module_at(args.r2_commit, "infonet_ros/copula.py", f"copula_{args.r2_commit}", tmp).rank_transform_numpy
+    now_v5 = InfoNet(InfoNetConfig.from_json(w_v5[1]))
+    now_v5.load_state_dict(w_v5[0])
+    now_v5.eval()
 
     def ranks_torch():
         return torch.stack([rank_transform(torch.from_numpy(xs)).float(),
                             rank_transform(torch.from_numpy(ys)).float()], -1)
 
-    def ranks_numpy():
-        return torch.from_numpy(np.stack([rank_transform_numpy(xs), rank_transform_numpy(ys)], -1))
+    def ranks_argsort():
+        return torch.from_numpy(np.stack([r2_rank(xs), r2_rank(ys)], -1))
+
+    def ranks_now():  # [P, N, 2] view of [P, 2, N], as the estimator passes them
+        return torch.from_numpy(rank_transform_numpy(np.stack([xs, ys], 1))).transpose(1, 2)
 
     ksg = KSG()
     variants = {
-        "v4 model, torch ranks": lambda: old_model(ranks_torch())["mi"],
-        "v4 model, numpy ranks": lambda: old_model(ranks_numpy())["mi"],
-        "current forward pass, v4 weights": lambda: new_fwd_v4(ranks_numpy())["mi"],
-        "shipped model (estimate_batch)": lambda: current.estimate_batch(xs, ys),
+        "1. v4 model, torch ranks": lambda: v4(ranks_torch())["mi"],
+        "2. v4 model, numpy argsort ranks": lambda: v4(ranks_argsort())["mi"],
+        "3. round-2 forward pass, v4 weights": lambda: r2_v4(ranks_argsort())["mi"],
+        "4. round-2 shipped: v5 weights, round-2 forward and ranks": lambda: r2_v5(ranks_argsort())["mi"],
+        "5. round-3 forward pass and ranks, v5 weights": lambda: now_v5(ranks_now())["mi"],
+        f"6. shipped model ({current.path.name}, estimate_batch)": lambda: current.estimate_batch(xs, ys),
         "KSG k=3 (loop over the pairs)": lambda: [ksg.estimate(x, y) for x, y in zip(xs, ys)],
     }
     times = {k: [] for k in variants}
     with torch.inference_mode():
+        same = float((r2_v5(ranks_argsort())["mi"] - now_v5(ranks_now())["mi"]).abs().max())
         for f in variants.values():  # warm-up
             f()
             f()
@@ -122,8 +147,9 @@ def main(argv=None) -> int:
         f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- machine: {info.get('cpu', '?')}, {info.get('cores', '?')} cores; torch {torch.__version__}, 1 thread",
         f"- N = {args.n}, {args.pairs} pairs per call (the inputs of bench/speed.py); "
-        f"{args.rounds} interleaved rounds; v4 = commit {args.v4_commit}",
+        f"{args.rounds} interleaved rounds; v4 = commit {args.v4_commit}, round 2 = commit {args.r2_commit}",
         f"- command: `bench/speed_steps.py{' --out ' + args.out if args.out else ''}`",
+        f"- rows 4 and 5 compute the same function: largest difference of their estimates {same:.1e} nats",
         "",
         "| variant | p50 (ms) | p90 (ms) | pairs / s | x KSG |",
         "|---|---:|---:|---:|---:|",

@@ -306,24 +306,35 @@ def trapezoid_log_weights(g: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).log()
 
 
-def bilinear_corners(uc: torch.Tensor, g: int, offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bilinear stencil of points on a G x G node grid.
+def half_histograms(uc: torch.Tensor, half: torch.Tensor, grids: tuple[int, ...]) -> list[torch.Tensor]:
+    """Bilinear histograms (splats) of the points of both halves on several node grids.
 
-    uc: [P, 2, N] coordinates in [0, 1] (x row, y row) -> (flat node indices [P, 4, N],
-    weights [P, 4, N]); ``offset`` ([P, N], int64) is added to every index (several grids in
-    one flat tensor). Coordinate- and corner-major layouts keep every elementwise step on N
-    contiguous values (a trailing axis of 2 or 4 defeats vectorisation on a CPU).
+    uc: [P, 2, N] coordinates in [0, 1] (x row, y row); half: [P, N] int64 (0 = A, 1 = B);
+    grids: node counts per axis. Returns, per grid G, the unnormalised histograms [P, 2, G*G]
+    (half A's, then half B's; row-major, x first). Each point adds its four bilinear weights
+    to the nodes around it. All grids and both halves share one stencil computation and one
+    scatter into a flat [P, sum 2 G^2] tensor; the layouts are coordinate- and corner-major
+    so every elementwise step runs over N contiguous values (a trailing axis of 2 or 4
+    defeats vectorisation on a CPU).
     """
-    pos = uc.clamp(0, 1) * (g - 1)
-    i0 = pos.detach().floor().clamp_(max=g - 2)
+    p, _, n = uc.shape
+    k = len(grids)
+    opt = {"dtype": uc.dtype, "device": uc.device}
+    gs = torch.tensor(grids, **opt)[:, None]  # [k, 1]
+    pos = uc.clamp(0, 1)[:, :, None] * (gs - 1)  # [P, axis, k, N]
+    i0 = torch.minimum(pos.detach().floor(), gs - 2)
     f = pos - i0  # keeps the gradient with respect to uc
-    wf = torch.stack([1 - f, f], 2)  # [P, axis, (lower, upper), N]
-    w = (wf[:, 1, :, None] * wf[:, 0, None]).view(-1, 4, uc.shape[-1])  # corner (dy, dx): y-major
-    base = (i0[:, 0] * g + i0[:, 1]).to(torch.int64)  # exact: small integers in float
-    if offset is not None:
-        base = base + offset
-    corner = torch.tensor([0, g, 1, g + 1], device=uc.device)  # (dy, dx) = (0,0), (0,1), (1,0), (1,1)
-    return base[:, None] + corner[:, None], w
+    wf = torch.stack([1 - f, f], 3)  # [P, axis, k, (lower, upper), N]
+    w = wf[:, 1, :, :, None] * wf[:, 0, :, None]  # [P, k, dy, dx, N]: y-major corners
+    sizes = [2 * g * g for g in grids]
+    start = torch.tensor([sum(sizes[:i]) for i in range(k)], **opt)[:, None]  # grid's slice
+    # flat node index (exact small integers in float): slice + half * G^2 + x * G + y
+    base = (i0[:, 0] * gs + i0[:, 1] + start + half[:, None].to(uc.dtype) * (gs * gs)).to(torch.int64)
+    corner = torch.tensor([[0, g, 1, g + 1] for g in grids], device=uc.device)  # (dy, dx) order
+    idx = base[:, :, None] + corner[:, :, None]  # [P, k, 4, N]
+    flat = torch.zeros(p, sum(sizes), **opt)
+    flat.scatter_add_(1, idx.view(p, -1), w.reshape(p, -1))
+    return [h.view(p, 2, -1) for h in flat.split(sizes, 1)]
 
 
 def half_ranks(u: torch.Tensor, half: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -565,10 +576,9 @@ class InfoNet(nn.Module):
 
         Each half's histogram on the input grid feeds its latents, and its table is scored
         on the other half's points (with ``cfg.half_ranks``, each half re-ranked on its own
-        first). The N points are touched by two splats only (input grid and table grid, each
-        one scatter for both halves, the half selecting the slice of a flat [P, 2 * grid^2]
-        tensor): the mean of a bilinearly interpolated table over a half's points is the
-        table dotted with that half's table-grid histogram. A [P, N, 2] view of a [P, 2, N]
+        first). The N points are touched by one scatter only (``half_histograms``: input grid
+        and table grid, both halves): the mean of a bilinearly interpolated table over a
+        half's points is the table dotted with that half's table-grid histogram. A [P, N, 2] view of a [P, 2, N]
         tensor (what ``InfoNetEstimator`` passes) saves one copy.
         """
         if u.dim() != 3 or u.shape[-1] != 2:
@@ -584,19 +594,10 @@ class InfoNet(nn.Module):
         if cfg.half_ranks:
             uc = half_ranks(u.contiguous(), half, counts).transpose(1, 2).contiguous()
         inv = (1.0 / counts.clamp_min(1))[..., None]  # [P, 2, 1]
-
-        def histograms(grid: int) -> tuple[torch.Tensor, torch.Tensor]:
-            """Bilinear histograms of both halves on a grid x grid node grid, one scatter:
-            [P, 2, grid^2] (each half sums to 1), and the points' stencils."""
-            idx, wts = bilinear_corners(uc, grid, half * (grid * grid))
-            hist = torch.zeros(p, 2 * grid * grid, dtype=u.dtype, device=u.device)
-            hist.scatter_add_(1, idx.view(p, -1), wts.view(p, -1))
-            return hist.view(p, 2, -1) * inv
-
+        hist, dens = (h * inv for h in half_histograms(uc, half, (hg, g)))  # each half sums to 1
         cnt = counts.view(p * 2, 1)
-        z = self.encode(histograms(hg).view(p * 2, hg * hg), cnt)  # [2P, M, d]
+        z = self.encode(hist.reshape(p * 2, hg * hg), cnt)  # [2P, M, d]
         tables = self.decode(z)  # [2P, G, G]
-        dens = histograms(g)  # [P, 2, G*G]
         if cfg.histogram_skip:
             tables = tables.add_(self.histogram_term(dens.view(p * 2, g, g), cnt, z))  # decode's own tensor
         tables = tables.view(p, 2, g, g)
