@@ -546,7 +546,7 @@ class InfoNet(nn.Module):
         if cfg.decoder_bumps:
             # -(t - c)^2 / 2w^2 = t^2 (-1/2w^2) + t (c/w^2) - c^2/2w^2: a dot product of the
             # constant [t^2, t, 1] with per-latent coefficients, so the bumps of both axes
-            # join the key and all logits are one matrix product
+            # join the key and the logits of a head are one matrix product
             bump = out[..., d + nh :].view(b, m, 2, 2, nh)  # [B, M, axis(u|v), (centre, log w), nh]
             centre = torch.sigmoid(bump[:, :, :, 0])  # [B, M, 2, nh]
             width = torch.exp(bump[:, :, :, 1].clamp(-6, 2) - 1.5) + 0.5 / g
@@ -554,18 +554,22 @@ class InfoNet(nn.Module):
             c_inv = centre * half_inv
             coef = torch.stack([-half_inv, c_inv + c_inv, -centre * c_inv], -1)  # [B, M, 2, nh, 3]
             k = torch.cat([k, coef.permute(0, 1, 3, 2, 4).reshape(b, m, nh, 6)], -1)  # [B, M, nh, dh + 6]
-        # logits [nh, B*M, 2G]: columns u, then v
-        logits = torch.bmm(k.permute(2, 0, 1, 3).reshape(nh, b * m, -1), self._constants()["dec_q"])
-        logits = logits.view(nh, b, m, 2 * g)
+        # per head: logits [B, M, 2G] (columns u, then v), one GEMM over all sets; head by
+        # head, so the intermediates stay in cache
+        kk = k.permute(2, 0, 1, 3).reshape(nh, b * m, -1)
+        dec_q = self._constants()["dec_q"]
         grad = torch.is_grad_enabled()
-        e = logits - logits.amax(2, keepdim=True)  # per-row scalings cancel in the ratio
-        e = e.exp() if grad else e.exp_()
-        eb = e[..., g:]
-        rhs = torch.cat([eb * s, eb], -1).view(nh * b, m, 2 * g)  # [s b | b]: numerator; denominator
-        nd = torch.bmm(e.view(nh * b, m, 2 * g)[..., :g].transpose(1, 2), rhs).view(nh, b, g, 2 * g)
-        num, den = nd[..., :g], nd[..., g:]
-        t = (num / den.clamp_min(1e-30) if grad else num.div_(den.clamp_min_(1e-30))).sum(0)
-        return t.add_(self.dec_bias)  # t is this function's own tensor (sum does not keep it for backward)
+        t = None
+        for h in range(nh):
+            logits = (kk[h] @ dec_q[h]).view(b, m, 2 * g)
+            top = logits.amax(1, keepdim=True)  # per-row scalings cancel in the ratio
+            e = (logits - top).exp() if grad else logits.sub_(top).exp_()
+            eb = e[..., g:]
+            nd = torch.bmm(e[..., :g].transpose(1, 2), torch.cat([eb * s[h], eb], -1))  # [B, G, 2G]: num | den
+            num, den = nd[..., :g], nd[..., g:]
+            r = num / den.clamp_min(1e-30) if grad else num.div_(den.clamp_min_(1e-30))
+            t = r.contiguous() if t is None else (t + r if grad else t.add_(r))
+        return t.add_(self.dec_bias)  # t is this function's own tensor (not kept for backward)
 
     # -- the estimate ---------------------------------------------------------------------
     def forward(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
