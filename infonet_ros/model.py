@@ -470,8 +470,9 @@ class InfoNet(nn.Module):
         w = [wk[perm], torch.cat([self.dec_v.weight, self.dec_v.weight], 1)]
         b = [bk[perm], self.dec_v.bias]
         if cfg.decoder_bumps:
-            w.append(self.dec_bump.full()[0])
-            b.append(self.dec_bump.full()[1])
+            wb, bb = self.dec_bump.full()
+            w.append(wb)
+            b.append(bb)
         dec_in = fold_norm(self.dec_norm, torch.cat(w), torch.cat(b))
         consts = {"enc": enc, "cross_out": cross_out, "size": size, "axis": axis, "blur": blur,
                   "dec_q": dec_q, "dec_in": dec_in}
