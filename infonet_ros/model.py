@@ -282,14 +282,34 @@ def split_mask(u: torch.Tensor) -> torch.Tensor:
 
 
 def split_mask_xy(ux: torch.Tensor, uy: torch.Tensor) -> torch.Tensor:
-    """``split_mask`` of the coordinates [P, N] each (integer work in place: no autograd)."""
+    """``split_mask`` of the coordinates [P, N] each.
+
+    The hash is 32-bit integer mixing of the doubled ranks, computed in int32: products wrap
+    modulo 2^32 (two's complement, as torch's integer kernels do on CPU and CUDA), so the
+    bits equal those of the unsigned arithmetic; the logical shift is an arithmetic shift
+    masked to 16 bits. ``split_mask_reference`` is the same function in int64 (tested equal).
+    """
     n = ux.shape[-1]
-    rx, ry = (torch.round(c.detach() * (2 * n)).to(torch.int64) for c in (ux, uy))  # 2r - 1: exact, ties equal
-    lo = torch.minimum(rx, ry)
-    k = lo.mul_(0x9E3779B1).add_(torch.maximum(rx, ry).mul_(0x85EBCA77)).bitwise_and_(0xFFFFFFFF)
-    for _ in range(2):  # 32-bit integer mixing; products stay below 2^63
-        k.bitwise_xor_(k >> 16).mul_(0x45D9F3B).bitwise_and_(0xFFFFFFFF)
-    return k.bitwise_xor_(k >> 16).bitwise_and_(1).to(torch.bool)
+    rx, ry = (torch.round(c.detach() * (2 * n)).to(torch.int32) for c in (ux, uy))  # 2r - 1: exact, ties equal
+    k = torch.minimum(rx, ry).mul_(_I32_C1).add_(torch.maximum(rx, ry).mul_(_I32_C2))
+    for _ in range(2):
+        k.bitwise_xor_((k >> 16).bitwise_and_(0xFFFF)).mul_(0x45D9F3B)
+    return (k >> 16).bitwise_xor_(k).bitwise_and_(1).to(torch.bool)
+
+
+_I32_C1 = 0x9E3779B1 - (1 << 32)  # the constants as signed 32-bit integers
+_I32_C2 = 0x85EBCA77 - (1 << 32)
+
+
+def split_mask_reference(u: torch.Tensor) -> torch.Tensor:
+    """``split_mask`` in plain int64 arithmetic (the definition; for tests)."""
+    n = u.shape[-2]
+    rx, ry = (torch.round(c * (2 * n)).to(torch.int64) for c in u.unbind(-1))
+    lo, hi = torch.minimum(rx, ry), torch.maximum(rx, ry)
+    k = (lo * 0x9E3779B1 + hi * 0x85EBCA77) & 0xFFFFFFFF
+    for _ in range(2):  # products stay below 2^63
+        k = (((k >> 16) ^ k) * 0x45D9F3B) & 0xFFFFFFFF
+    return (((k >> 16) ^ k) & 1) == 1
 
 
 def unit_grid(g: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ import torch
 from scipy.stats import rankdata
 
 from infonet_ros.copula import rank_transform, rank_transform_numpy, soft_rank
-from infonet_ros.model import half_ranks, split_mask
+from infonet_ros.model import half_ranks, split_mask, split_mask_reference
 
 
 def test_hard_rank_matches_scipy_with_ties():
@@ -105,3 +105,15 @@ def test_soft_rank_gradients_reach_inputs():
 def test_soft_rank_bad_temperature():
     with pytest.raises(ValueError, match="temperature"):
         soft_rank(torch.randn(10), temperature=0.0)
+
+
+@pytest.mark.parametrize("n", [32, 1000, 1 << 20])
+def test_split_hash_int32_equals_the_int64_definition(n):
+    """The split's hash runs in wrapping int32 arithmetic; it must give the bits of the
+    unsigned 32-bit definition (ties included), on ranks up to 2^20."""
+    g = torch.Generator().manual_seed(n)
+    r = torch.randint(1, n + 1, (3, n, 2), generator=g).double()
+    u = (r - 0.5) / n
+    mask = split_mask(u.float())
+    assert torch.equal(mask, split_mask_reference(u))
+    assert 0.45 < mask.float().mean() < 0.55
