@@ -8,7 +8,10 @@ For each N one fixed set of 120 sample pairs (x, y) is drawn (Gaussians and Gaus
 mixtures, seeds data_seed("speed/...", N, i) >= 10^7); every method reads the same arrays.
 A "window" is one call: InfoNet ``estimate_batch`` on P = 1, 28 or 120 pairs; KSG and MINE
 one ``estimate`` per pair (KSG also as loops over P = 28 and 120 pairs: the same windows).
-Warm-up calls are excluded. Reported: latency per window (p50, p99 over the timed calls),
+KSG and InfoNet calls are interleaved round by round (each round: four one-pair KSG calls,
+one call of every other KSG/InfoNet window, on every device), so drifts in the speed of this
+shared machine hit every method alike; MINE (seconds per call) is timed on its own after
+them. Warm-up calls are excluded. Reported: latency per window (p50, p99 over the timed calls),
 pair-estimates per second (P / median latency), the ratio of that to KSG at the same N, and
 peak memory of one window, measured as:
 - numpy (KSG): tracemalloc peak of the call (numpy allocations; scipy's C++ tree internals
@@ -122,21 +125,45 @@ def peak_memory(call, kind: str, spec: dict | None = None) -> tuple[float, str]:
 
 # ---------------------------------------------------------------- timing
 
-def time_calls(calls, warmup: int, min_calls: int, max_calls: int,
-               budget_s: float) -> np.ndarray:
-    """Run calls[i % len(calls)]: warm-up first (untimed), then until min_calls are done and
-    either max_calls or the time budget is reached. Returns latencies in seconds."""
-    for i in range(warmup):
-        calls[i % len(calls)]()
-    lat, t_start, i = [], time.perf_counter(), 0
-    while len(lat) < min_calls or (len(lat) < max_calls
-                                   and time.perf_counter() - t_start < budget_s):
-        fn = calls[i % len(calls)]
-        t0 = time.perf_counter()
-        fn()
-        lat.append(time.perf_counter() - t0)
-        i += 1
-    return np.array(lat)
+class Group:
+    """One (method, device, pairs per window) row: its calls and their latencies."""
+
+    def __init__(self, method, device, p, calls, per_round=1, max_calls=200, note=""):
+        self.method, self.device, self.p, self.calls = method, device, p, calls
+        self.per_round, self.max_calls, self.note = per_round, max_calls, note
+        self.lat: list[float] = []
+        self._i = 0
+
+    def run(self, n_calls: int, record: bool = True):
+        for _ in range(n_calls):
+            fn = self.calls[self._i % len(self.calls)]
+            self._i += 1
+            t0 = time.perf_counter()
+            fn()
+            if record:
+                self.lat.append(time.perf_counter() - t0)
+
+    @property
+    def full(self) -> bool:
+        return len(self.lat) >= self.max_calls
+
+
+def time_interleaved(groups: list[Group], min_rounds: int, budget_s: float, warmup: int = 2):
+    """Round-robin timing: every round runs each group's ``per_round`` calls in turn, so a
+    slow or fast spell of this shared machine hits all methods alike and the ratios to KSG
+    stay fair. Warm-up calls (untimed) first; then rounds until ``min_rounds`` are done and
+    either the time budget is spent or every group has ``max_calls`` latencies (a full
+    group drops out of later rounds)."""
+    for g in groups:
+        g.run(warmup, record=False)
+    t_start, rounds = time.perf_counter(), 0
+    while rounds < min_rounds or (time.perf_counter() - t_start < budget_s
+                                  and not all(g.full for g in groups)):
+        for g in groups:
+            if rounds < min_rounds or not g.full:
+                g.run(g.per_round)
+        rounds += 1
+    return rounds
 
 
 def row(method, device, n, p, lat, mem, mem_kind, note=""):
@@ -148,38 +175,46 @@ def row(method, device, n, p, lat, mem, mem_kind, note=""):
             "note": note}
 
 
-def bench_ksg(xs, ys, n, quick):
+def ksg_groups(xs, ys) -> list[Group]:
     ksg = KSG(k=3)
-    rows = []
-    mem, kind = peak_memory(lambda: ksg.estimate(xs[0], ys[0]), "numpy")
-    for p in WINDOWS:
-        if p == 1:  # a different pair on every call
-            calls = [lambda i=i: ksg.estimate(xs[i], ys[i]) for i in range(P_MAX)]
-            lat = time_calls(calls, warmup=3, min_calls=30 if quick else 60,
-                             max_calls=2 * P_MAX, budget_s=3 if quick else 10)
-        else:
-            calls = [lambda p=p: ksg.estimate_batch(xs[:p], ys[:p])]
-            lat = time_calls(calls, warmup=1, min_calls=3 if quick else 5, max_calls=30,
-                             budget_s=2 if quick else 5)
-        rows.append(row("KSG", "cpu", n, p, lat, mem, kind,
-                        "estimate" if p == 1 else f"loop over {p} pairs"))
-    return rows
+    groups = [Group("KSG", "cpu", 1, [lambda i=i: ksg.estimate(xs[i], ys[i]) for i in range(P_MAX)],
+                    per_round=4, max_calls=400, note="estimate")]
+    for p in WINDOWS[1:]:
+        groups.append(Group("KSG", "cpu", p, [lambda p=p: ksg.estimate_batch(xs[:p], ys[:p])],
+                            max_calls=30 if p <= 28 else 8, note=f"loop over {p} pairs"))
+    return groups
 
 
-def bench_infonet(est, device, xs, ys, n, quick, weights):
-    rows = []
+def infonet_groups(est, device, xs, ys) -> list[Group]:
+    groups = []
     for p in WINDOWS:
         if p == 1:
-            calls = [lambda i=i: est.estimate_batch(xs[i:i + 1], ys[i:i + 1])
-                     for i in range(P_MAX)]
+            calls = [lambda i=i: est.estimate_batch(xs[i:i + 1], ys[i:i + 1]) for i in range(P_MAX)]
         else:
             calls = [lambda p=p: est.estimate_batch(xs[:p], ys[:p])]
         # estimate_batch returns numpy arrays, so every timed call includes the CUDA sync.
-        lat = time_calls(calls, warmup=2, min_calls=3 if quick else 10, max_calls=200,
-                         budget_s=3 if quick else 15)
-        spec = {"method": "InfoNet", "device": device, "n": n, "p": p, "weights": weights}
-        mem, kind = peak_memory(calls[0], "cuda" if device == "cuda" else "torch-cpu", spec)
-        rows.append(row("InfoNet", device, n, p, lat, mem, kind, "estimate_batch"))
+        groups.append(Group("InfoNet", device, p, calls, per_round=4 if p == 1 else 1,
+                            max_calls=400 if p == 1 else 200, note="estimate_batch"))
+    return groups
+
+
+def bench_timed(xs, ys, n, quick, ksg: bool, infonet: dict, weights) -> list[dict]:
+    """KSG and InfoNet (every device) timed in one interleaved run; then peak memory."""
+    groups = (ksg_groups(xs, ys) if ksg else [])
+    for device, est in infonet.items():
+        groups += infonet_groups(est, device, xs, ys)
+    if not groups:
+        return []
+    time_interleaved(groups, min_rounds=5 if quick else 10, budget_s=4 if quick else 20)
+    rows = []
+    for g in groups:
+        if g.method == "KSG":
+            ksg_est = KSG(k=3)
+            mem, kind = peak_memory(lambda: ksg_est.estimate(xs[0], ys[0]), "numpy")
+        else:
+            spec = {"method": "InfoNet", "device": g.device, "n": n, "p": g.p, "weights": weights}
+            mem, kind = peak_memory(g.calls[0], "cuda" if g.device == "cuda" else "torch-cpu", spec)
+        rows.append(row(g.method, g.device, n, g.p, g.lat, mem, kind, g.note))
     return rows
 
 
@@ -187,8 +222,9 @@ def bench_mine(device, xs, ys, n, quick, steps):
     mine = MINE(steps=steps, device=device)
     MINE(steps=10, device=device).estimate(xs[0], ys[0])  # warm-up (allocator, kernels)
     reps = 1 if quick else MINE_REPEATS.get(n, 2)
-    calls = [lambda i=i: mine.estimate(xs[i], ys[i]) for i in range(reps)]
-    lat = time_calls(calls, warmup=0, min_calls=reps, max_calls=reps, budget_s=0)
+    group = Group("MINE", device, 1, [lambda i=i: mine.estimate(xs[i], ys[i]) for i in range(reps)])
+    group.run(reps)  # seconds per call: timed on its own, after KSG and InfoNet
+    lat = group.lat
     spec = {"method": "MINE", "device": device, "n": n, "p": 1, "steps": 20}
     mem, kind = peak_memory(lambda: MINE(steps=20, device=device).estimate(xs[0], ys[0]),
                             "cuda" if device == "cuda" else "torch-cpu", spec)
@@ -276,10 +312,7 @@ def main(argv=None):
     rows = []
     for n in tqdm(ns, desc="N", unit="size"):
         xs, ys = make_inputs(n)
-        if "ksg" in methods:
-            rows += bench_ksg(xs, ys, n, args.quick)
-        for device, est in infonet.items():
-            rows += bench_infonet(est, device, xs, ys, n, args.quick, args.weights)
+        rows += bench_timed(xs, ys, n, args.quick, "ksg" in methods, infonet, args.weights)
         if "mine" in methods:
             for device in devices:
                 rows += bench_mine(device, xs, ys, n, args.quick, args.mine_steps)
