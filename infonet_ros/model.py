@@ -45,6 +45,7 @@ Design, and where it departs from the published InfoNet (docs/MODEL.md has the f
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -326,35 +327,47 @@ def trapezoid_log_weights(g: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).log()
 
 
+@functools.lru_cache(maxsize=16)
+def _grid_constants(grids: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Per-grid columns [k, 1] used by ``half_histograms``: G - 1, G - 2, G^2 (float), G
+    (int64), and each grid's first column in the flat histogram tensor. Made outside
+    inference mode, so that training can use them too."""
+    with torch.inference_mode(False), torch.no_grad():
+        gs = torch.tensor(grids, dtype=dtype, device=device)[:, None]
+        sizes = [2 * g * g for g in grids]
+        start = torch.tensor([sum(sizes[:i]) for i in range(len(grids))], dtype=dtype, device=device)[:, None]
+        return gs - 1, gs - 2, gs * gs, gs.to(torch.int64), start
+
+
 def half_histograms(uc: torch.Tensor, half: torch.Tensor, grids: tuple[int, ...]) -> list[torch.Tensor]:
     """Bilinear histograms (splats) of the points of both halves on several node grids.
 
     uc: [P, 2, N] coordinates in [0, 1] (x row, y row); half: [P, N] int64 (0 = A, 1 = B);
     grids: node counts per axis. Returns, per grid G, the unnormalised histograms [P, 2, G*G]
     (half A's, then half B's; row-major, x first). Each point adds its four bilinear weights
-    to the nodes around it. All grids and both halves share one stencil computation and one
-    scatter into a flat [P, sum 2 G^2] tensor; the layouts are coordinate- and corner-major
-    so every elementwise step runs over N contiguous values (a trailing axis of 2 or 4
-    defeats vectorisation on a CPU).
+    to the nodes around it. All grids and both halves share one stencil computation and
+    scatter into one flat [P, sum 2 G^2] tensor: four scatters (one per corner) with two
+    index tensors, the y + 1 corners through a view shifted by one column. The layouts are
+    coordinate- and corner-major so every elementwise step runs over N contiguous values (a
+    trailing axis of 2 or 4 defeats vectorisation on a CPU).
     """
     p, _, n = uc.shape
-    k = len(grids)
-    opt = {"dtype": uc.dtype, "device": uc.device}
-    gs = torch.tensor(grids, **opt)[:, None]  # [k, 1]
-    pos = uc.clamp(0, 1)[:, :, None] * (gs - 1)  # [P, axis, k, N]
-    i0 = torch.minimum(pos.detach().floor(), gs - 2)
-    f = pos - i0  # keeps the gradient with respect to uc
-    wf = torch.stack([1 - f, f], 3)  # [P, axis, k, (lower, upper), N]
-    w = wf[:, 1, :, :, None] * wf[:, 0, :, None]  # [P, k, dy, dx, N]: y-major corners
-    sizes = [2 * g * g for g in grids]
-    start = torch.tensor([sum(sizes[:i]) for i in range(k)], **opt)[:, None]  # grid's slice
-    # flat node index (exact small integers in float): slice + half * G^2 + x * G + y
-    base = (i0[:, 0] * gs + i0[:, 1] + start + half[:, None].to(uc.dtype) * (gs * gs)).to(torch.int64)
-    corner = torch.tensor([[0, g, 1, g + 1] for g in grids], device=uc.device)  # (dy, dx) order
-    idx = base[:, :, None] + corner[:, :, None]  # [P, k, 4, N]
-    flat = torch.zeros(p, sum(sizes), **opt)
-    flat.scatter_add_(1, idx.view(p, -1), w.reshape(p, -1))
-    return [h.view(p, 2, -1) for h in flat.split(sizes, 1)]
+    g_m1, g_m2, g_sq, g_int, start = _grid_constants(tuple(grids), uc.dtype, uc.device)
+    grad = torch.is_grad_enabled() and uc.requires_grad
+    pos = uc.clamp(0, 1)[:, :, None] * g_m1  # [P, axis, k, N]
+    i0 = pos.detach().floor().clamp_(max=g_m2)
+    f = pos - i0 if grad else pos.sub_(i0)  # the fractions keep the gradient with respect to uc
+    wf = torch.stack([1 - f, f], 2)  # [P, axis, (lower, upper), k, N]
+    w = wf[:, 1, :, None] * wf[:, 0, None]  # [P, dy, dx, k, N]
+    # flat node index (small integers, exact in float): grid start + half * G^2 + x * G + y
+    base = i0[:, 0].mul_(g_int).add_(i0[:, 1]).add_(start).add_(half[:, None] * g_sq).to(torch.int64)
+    index = (base.view(p, -1), (base + g_int).view(p, -1))  # corners x, x + 1
+    total = sum(2 * g * g for g in grids)
+    flat = torch.zeros(p, total + 1, dtype=uc.dtype, device=uc.device)  # + 1: the shifted view's end
+    for dy in (0, 1):
+        for dx in (0, 1):
+            flat[:, dy : dy + total].scatter_add_(1, index[dx], w[:, dy, dx].reshape(p, -1))
+    return [h.view(p, 2, -1) for h in flat[:, :total].split([2 * g * g for g in grids], 1)]
 
 
 def half_ranks(u: torch.Tensor, half: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
