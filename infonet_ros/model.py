@@ -279,19 +279,20 @@ def split_mask(u: torch.Tensor) -> torch.Tensor:
     pair of doubled ranks, so the split is invariant to sample order and to swapping x and y,
     and tied points (identical (u, v)) always land in the same half.
     """
-    return split_mask_xy(*u.unbind(-1))
+    return split_mask_xy(u.transpose(-1, -2))
 
 
-def split_mask_xy(ux: torch.Tensor, uy: torch.Tensor) -> torch.Tensor:
-    """``split_mask`` of the coordinates [P, N] each.
+def split_mask_xy(uc: torch.Tensor) -> torch.Tensor:
+    """``split_mask`` of coordinate rows uc [P, 2, N] (x row, y row).
 
     The hash is 32-bit integer mixing of the doubled ranks, computed in int32: products wrap
     modulo 2^32 (two's complement, as torch's integer kernels do on CPU and CUDA), so the
     bits equal those of the unsigned arithmetic; the logical shift is an arithmetic shift
     masked to 16 bits. ``split_mask_reference`` is the same function in int64 (tested equal).
     """
-    n = ux.shape[-1]
-    rx, ry = (torch.round(c.detach() * (2 * n)).to(torch.int32) for c in (ux, uy))  # 2r - 1: exact, ties equal
+    n = uc.shape[-1]
+    r = torch.round(uc.detach() * (2 * n)).to(torch.int32)  # 2r - 1: exact, ties equal
+    rx, ry = r[:, 0], r[:, 1]
     k = torch.minimum(rx, ry).mul_(_I32_C1).add_(torch.maximum(rx, ry).mul_(_I32_C2))
     for _ in range(2):
         k.bitwise_xor_((k >> 16).bitwise_and_(0xFFFF)).mul_(0x45D9F3B)
@@ -625,7 +626,7 @@ class InfoNet(nn.Module):
         p, n, _ = u.shape
         g, hg = cfg.grid_size, cfg.input_grid
         uc = u.transpose(1, 2).contiguous()  # [P, 2, N]: x row, y row
-        in_a = split_mask_xy(uc[:, 0], uc[:, 1])
+        in_a = split_mask_xy(uc)
         half = (~in_a).to(torch.int64)  # 0 = A, 1 = B
         n_b = half.sum(-1)
         counts = torch.stack([n - n_b, n_b], -1).to(u.dtype)  # [P, 2]
