@@ -99,19 +99,6 @@ class InfoNetConfig:
         return cls(**raw)
 
 
-def inference_cached(module: nn.Module, params: tuple[torch.Tensor, ...], build):
-    """``build()`` (tensors derived from ``params`` only), cached on ``module`` while no
-    gradient is recorded; the key holds the parameters' versions, storage and device, so an
-    optimiser step, a reload or ``.to(device)`` rebuilds it."""
-    if torch.is_grad_enabled():
-        return build()
-    key = tuple((p._version, p.data_ptr(), p.device) for p in params)
-    cache = getattr(module, "_cache", None)
-    if cache is None or cache[0] != key:
-        cache = module._cache = (key, build())
-    return cache[1]
-
-
 class SwapLinear(nn.Module):
     """Linear map on ``[a | b]`` features that commutes with the swap ``[a | b] -> [b | a]``.
 
@@ -126,12 +113,9 @@ class SwapLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_half)) if bias else None
 
     def full(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The dense weight and bias (cached at inference)."""
-        def build():
-            w = torch.cat([torch.cat([self.p, self.q], 1), torch.cat([self.q, self.p], 1)], 0)
-            return w, None if self.bias is None else torch.cat([self.bias, self.bias])
-
-        return inference_cached(self, (self.p, self.q), build)
+        """The dense weight and bias."""
+        w = torch.cat([torch.cat([self.p, self.q], 1), torch.cat([self.q, self.p], 1)], 0)
+        return w, None if self.bias is None else torch.cat([self.bias, self.bias])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, b = self.full()
@@ -148,8 +132,7 @@ class SwapLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w, b = inference_cached(self, (self.weight, self.bias),
-                                lambda: (torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias])))
+        w, b = torch.cat([self.weight, self.weight]), torch.cat([self.bias, self.bias])
         return F.layer_norm(x, (self.dim,), w, b)
 
 
@@ -185,9 +168,10 @@ def unit_norm(x: torch.Tensor) -> torch.Tensor:
 class Attention(nn.Module):
     """Multi-head self-attention with S-equivariant projections.
 
-    The parameters are the S-equivariant maps (``SwapLinear``); the computation uses their
-    dense forms with the channels permuted head-major (``head_major``), so queries, keys and
-    values come out of one GEMM already split into heads, with no copies.
+    The parameters are the S-equivariant maps (``SwapLinear``); ``fused`` turns them into
+    dense weights with the channels permuted head-major (``head_major``), so queries, keys
+    and values come out of one GEMM already split into heads, with no copies. The model
+    builds the fused weights once per set of weights (``InfoNet._constants``).
     """
 
     def __init__(self, dim: int, n_heads: int):
@@ -207,25 +191,21 @@ class Attention(nn.Module):
 
     def fused(self, norm: "SwapLayerNorm") -> tuple[torch.Tensor, ...]:
         """(W_qkv [3d, d], b_qkv, W_out [d, d], b_out): ``norm`` folded in, head-major."""
-        def build():
-            d = 2 * self.q.p.shape[0]
-            perm = head_major(d, self.n_heads)
-            kr, vr = self.kv_rows()
-            wq, bq = self.q.full()
-            wkv, bkv = self.kv.full()
-            w = torch.cat([wq[perm], wkv[kr[perm]], wkv[vr[perm]]])
-            b = torch.cat([bq[perm], bkv[kr[perm]], bkv[vr[perm]]])
-            wo, bo = self.out.full()
-            return (*fold_norm(norm, w, b), wo[:, perm], bo)
+        d = 2 * self.q.p.shape[0]
+        perm = head_major(d, self.n_heads)
+        kr, vr = self.kv_rows()
+        wq, bq = self.q.full()
+        wkv, bkv = self.kv.full()
+        w = torch.cat([wq[perm], wkv[kr[perm]], wkv[vr[perm]]])
+        b = torch.cat([bq[perm], bkv[kr[perm]], bkv[vr[perm]]])
+        wo, bo = self.out.full()
+        return (*fold_norm(norm, w, b), wo[:, perm], bo)
 
-        return inference_cached(self, (self.q.p, self.q.q, self.q.bias, self.kv.p, self.kv.q, self.kv.bias,
-                                       self.out.p, self.out.q, self.out.bias, norm.weight, norm.bias), build)
-
-    def forward(self, x: torch.Tensor, norm: "SwapLayerNorm") -> torch.Tensor:
-        """Self-attention over x [B, L, d] after ``norm`` (pre-norm block)."""
+    def forward(self, x: torch.Tensor, fused: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Self-attention over norm(x), x [B, L, d]; ``fused`` from ``fused(norm)``."""
         b, l, d = x.shape
         nh = self.n_heads
-        wqkv, bqkv, wo, bo = self.fused(norm)
+        wqkv, bqkv, wo, bo = fused
         qkv = F.linear(unit_norm(x), wqkv, bqkv).view(b, l, 3, nh, d // nh).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, H, L, dh] each (strided views)
         att = torch.softmax((q @ k.transpose(-1, -2)) * (d // nh) ** -0.5, -1)  # small L: plain matmuls
@@ -239,13 +219,13 @@ class MLP(nn.Module):
         self.fc = SwapLinear(dim // 2, ratio * dim // 2)
         self.proj = SwapLinear(ratio * dim // 2, dim // 2)
 
-    def forward(self, x: torch.Tensor, norm: "SwapLayerNorm") -> torch.Tensor:
-        """MLP of norm(x), the norm's affine part folded into the first layer."""
-        def build():
-            return (*fold_norm(norm, *self.fc.full()), *self.proj.full())
+    def fused(self, norm: "SwapLayerNorm") -> tuple[torch.Tensor, ...]:
+        """(W1, b1, W2, b2) with ``norm``'s affine part folded into the first layer."""
+        return (*fold_norm(norm, *self.fc.full()), *self.proj.full())
 
-        w1, b1, w2, b2 = inference_cached(self, (self.fc.p, self.fc.q, self.fc.bias, self.proj.p, self.proj.q,
-                                                 self.proj.bias, norm.weight, norm.bias), build)
+    def forward(self, x: torch.Tensor, fused: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """MLP of norm(x); ``fused`` from ``fused(norm)``."""
+        w1, b1, w2, b2 = fused
         return F.linear(F.gelu(F.linear(unit_norm(x), w1, b1)), w2, b2)
 
 
@@ -259,9 +239,13 @@ class LatentBlock(nn.Module):
         self.norm2 = SwapLayerNorm(cfg.dim)
         self.mlp = MLP(cfg.dim, cfg.mlp_ratio)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z + self.attn(z, self.norm1)
-        return z + self.mlp(z, self.norm2)
+    def fused(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        return self.attn.fused(self.norm1), self.mlp.fused(self.norm2)
+
+    def forward(self, z: torch.Tensor, fused) -> torch.Tensor:
+        """One block; ``fused`` from ``fused()`` (built once per set of weights)."""
+        z = z + self.attn(z, fused[0])
+        return z + self.mlp(z, fused[1])
 
 
 def fourier_features(u: torch.Tensor, n_freq: int) -> torch.Tensor:
@@ -437,7 +421,7 @@ class InfoNet(nn.Module):
         self.register_buffer("input_nodes", unit_grid(cfg.input_grid), persistent=False)
         self.register_buffer("axis_nodes", torch.linspace(0.0, 1.0, cfg.grid_size)[:, None], persistent=False)
         self.register_buffer("log_w", trapezoid_log_weights(cfg.grid_size), persistent=False)
-        self._cache: dict[str, torch.Tensor] | None = None
+        self._cache: tuple | None = None  # (weights key, constants)
 
     def train(self, mode: bool = True):
         self._cache = None
@@ -452,11 +436,21 @@ class InfoNet(nn.Module):
         return super()._load_from_state_dict(*args, **kwargs)
 
     # -- input-independent tensors --------------------------------------------------------
-    def _constants(self) -> dict[str, torch.Tensor]:
-        """Everything that depends on the weights only; cached in inference mode."""
+    def _weights_key(self) -> tuple:
+        """Changes whenever a parameter is written in place (optimiser step, reload,
+        ``mul_`` under no_grad) or replaced."""
+        return tuple((p._version, p.data_ptr()) for p in self.parameters())
+
+    def _constants(self) -> dict:
+        """Everything that depends on the weights only (input-independent tensors and the
+        fused dense weights of every layer). Built from the parameters on every call while
+        gradients are recorded, so training differentiates through it; cached otherwise,
+        keyed on the parameters' versions."""
         cacheable = not (self.training or torch.is_grad_enabled())
-        if cacheable and self._cache is not None:
-            return self._cache
+        if cacheable:
+            key = self._weights_key()
+            if self._cache is not None and self._cache[0] == key:
+                return self._cache[1]
         cfg = self.cfg
         d, nh, m = cfg.dim, cfg.n_heads, cfg.n_latents
         dh = d // nh
@@ -509,31 +503,33 @@ class InfoNet(nn.Module):
             b.append(bb)
         dec_in = fold_norm(self.dec_norm, torch.cat(w), torch.cat(b))
         consts = {"enc": enc, "cross_out": cross_out, "size": size, "axis": axis, "blur": blur,
-                  "dec_q": dec_q, "dec_in": dec_in}
+                  "dec_q": dec_q, "dec_in": dec_in, "cross_mlp": self.cross_mlp.fused(self.cross_mlp_norm),
+                  "blocks": [blk.fused() for blk in self.blocks]}
         if cacheable:
-            self._cache = consts
+            self._cache = (key, consts)
         return consts
 
     # -- pieces -------------------------------------------------------------------------
-    def encode(self, hist: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    def encode(self, hist: torch.Tensor, counts: torch.Tensor, c: dict | None = None) -> torch.Tensor:
         """Half-window histograms on the input grid [B, H*H] (summing to 1) and point counts
-        [B, 1] -> latents [B, M, d]."""
+        [B, 1] -> latents [B, M, d]. ``c``: ``_constants()``, when the caller has them."""
         cfg = self.cfg
         d, nh, m = cfg.dim, cfg.n_heads, cfg.n_latents
         dh = d // nh
-        c = self._constants()
+        c = c or self._constants()
         b = hist.shape[0]
         out = (hist @ c["enc"]).view(b, m, nh, dh + 1)
         att = out[..., :dh] / out[..., dh:].clamp_min(1e-30)  # softmax-weighted values, head-major
         wo, lat_bo = c["cross_out"]
         z = att.view(b, m, d) @ wo.T + lat_bo  # [B, M, d]
         z = z + (c["size"] * counts.clamp_min(1).log())[:, None, :]
-        z = z + self.cross_mlp(z, self.cross_mlp_norm)
-        for blk in self.blocks:
-            z = blk(z)
+        z = z + self.cross_mlp(z, c["cross_mlp"])
+        for blk, fused in zip(self.blocks, c["blocks"]):
+            z = blk(z, fused)
         return z
 
-    def histogram_term(self, dens: torch.Tensor, counts: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def histogram_term(self, dens: torch.Tensor, counts: torch.Tensor, z: torch.Tensor,
+                       c: dict | None = None) -> torch.Tensor:
         """a * log(smoothed histogram density + eps) on the table nodes: [B, G, G].
 
         dens: [B, G, G] bilinear histogram of the half-window on the table nodes (summing to
@@ -548,7 +544,7 @@ class InfoNet(nn.Module):
         (X, Y) symmetry is kept.
         """
         g = self.cfg.grid_size
-        blur = self._constants()["blur"]  # [G, G]: 1-D binomial blur, replicate borders, x (G - 1)
+        blur = (c or self._constants())["blur"]  # [G, G]: 1-D binomial blur, replicate borders, x (G - 1)
         dens = blur @ dens.view(-1, g, g) @ blur.T
         feats = torch.cat([torch.ones_like(counts), counts.clamp_min(1).log() / math.log(1000.0)], -1)  # [B, 2]
         hh = z.shape[-1] // 2
@@ -560,7 +556,7 @@ class InfoNet(nn.Module):
             return scale * torch.log(dens + eps)
         return dens.add_(eps).log_().mul_(scale)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, c: dict | None = None) -> torch.Tensor:
         """latents [B, M, d] -> tables [B, G, G].
 
         Cell (u, v) attends over the latents with logits alpha_m(u) + beta_m(v): a learned
@@ -574,7 +570,8 @@ class InfoNet(nn.Module):
         nh = cfg.n_heads
         dh = d // nh
         g = cfg.grid_size
-        w, bias = self._constants()["dec_in"]
+        c = c or self._constants()
+        w, bias = c["dec_in"]
         out = F.linear(unit_norm(z), w, bias)  # [B, M, d + nh (+ 4 nh)]
         k = out[..., :d].view(b, m, nh, dh)
         s = out[..., d : d + nh].permute(2, 0, 1)[..., None]  # [nh, B, M, 1]
@@ -592,7 +589,7 @@ class InfoNet(nn.Module):
         # per head: logits [B, M, 2G] (columns u, then v), one GEMM over all sets; head by
         # head, so the intermediates stay in cache
         kk = k.permute(2, 0, 1, 3).reshape(nh, b * m, -1)
-        dec_q = self._constants()["dec_q"]
+        dec_q = c["dec_q"]
         grad = torch.is_grad_enabled()
         t = None
         for h in range(nh):
@@ -635,10 +632,11 @@ class InfoNet(nn.Module):
         inv = (1.0 / counts.clamp_min(1))[..., None]  # [P, 2, 1]
         hist, dens = (h * inv for h in half_histograms(uc, half, (hg, g)))  # each half sums to 1
         cnt = counts.view(p * 2, 1)
-        z = self.encode(hist.reshape(p * 2, hg * hg), cnt)  # [2P, M, d]
-        tables = self.decode(z)  # [2P, G, G]
+        c = self._constants()
+        z = self.encode(hist.reshape(p * 2, hg * hg), cnt, c)  # [2P, M, d]
+        tables = self.decode(z, c)  # [2P, G, G]
         if cfg.histogram_skip:
-            tables = tables.add_(self.histogram_term(dens.view(p * 2, g, g), cnt, z))  # decode's own tensor
+            tables = tables.add_(self.histogram_term(dens.view(p * 2, g, g), cnt, z, c))  # decode's own tensor
         tables = tables.view(p, 2, g, g)
         log_z = torch.logsumexp((tables + self.log_w).flatten(2), -1)  # [P, 2]
         # every point is scored by the other half's table, bilinearly interpolated; summed

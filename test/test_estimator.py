@@ -297,3 +297,23 @@ def test_forward_accepts_both_point_layouts():
         a = model(uc.transpose(1, 2))["mi"]
         b = model(uc.transpose(1, 2).contiguous())["mi"]
     torch.testing.assert_close(a, b)
+
+
+def test_inference_cache_follows_in_place_weight_changes():
+    """The fused weights are cached at inference; writing a parameter in place (an
+    optimiser step, a reload, a manual edit) must rebuild them."""
+    torch.manual_seed(4)
+    model = InfoNet(SMALL).eval()
+    u = torch.rand(2, 300, 2)
+    with torch.inference_mode():
+        before = model(u)["mi"]
+        assert torch.equal(model(u)["mi"], before)  # cached: same result
+    with torch.no_grad():
+        model.blocks[0].mlp.proj.p.mul_(3.0)
+    with torch.inference_mode():
+        after = model(u)["mi"]
+    fresh = InfoNet(SMALL).eval()
+    fresh.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        torch.testing.assert_close(after, fresh(u)["mi"])
+    assert not torch.equal(after, before)
