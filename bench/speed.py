@@ -3,6 +3,7 @@
     python bench/speed.py            # N = 256, 1000, 5000; CPU, plus CUDA when available
     python bench/speed.py --quick    # N = 256, 1000; fewer repeats
     python bench/speed.py --methods ksg,mine
+    python bench/speed.py --methods infonet,ksg --ns 1000 --extra-windows 1200,4800   # GPU throughput
 
 For each N one fixed set of 120 sample pairs (x, y) is drawn (Gaussians and Gaussian
 mixtures, seeds data_seed("speed/...", N, i) >= 10^7); every method reads the same arrays.
@@ -85,6 +86,8 @@ def _fresh_process_peak(spec: dict) -> float:
     growth is the call's peak working memory above everything set up before it."""
     xs, ys = make_inputs(spec["n"])
     p = spec["p"]
+    reps = -(-p // P_MAX)  # windows beyond the 120 fixed pairs repeat them (as when timed)
+    xs, ys = np.tile(xs, (reps, 1)), np.tile(ys, (reps, 1))
     if spec["method"] == "InfoNet":
         est = load_infonet(spec["weights"], spec["device"])
         est.estimate_batch(xs[:1, :64], ys[:1, :64])  # one-time set-up on a tiny input
@@ -185,24 +188,28 @@ def ksg_groups(xs, ys) -> list[Group]:
     return groups
 
 
-def infonet_groups(est, device, xs, ys) -> list[Group]:
+def infonet_groups(est, device, xs, ys, extra: tuple[int, ...] = ()) -> list[Group]:
+    """InfoNet windows of WINDOWS pairs, plus ``extra`` windows (GPU throughput: pairs
+    beyond the 120 fixed ones repeat them, which changes nothing for the timing)."""
     groups = []
-    for p in WINDOWS:
+    for p in WINDOWS + tuple(extra):
         if p == 1:
             calls = [lambda i=i: est.estimate_batch(xs[i:i + 1], ys[i:i + 1]) for i in range(P_MAX)]
         else:
-            calls = [lambda p=p: est.estimate_batch(xs[:p], ys[:p])]
+            reps = -(-p // P_MAX)
+            bx, by = np.tile(xs, (reps, 1))[:p], np.tile(ys, (reps, 1))[:p]
+            calls = [lambda bx=bx, by=by: est.estimate_batch(bx, by)]
         # estimate_batch returns numpy arrays, so every timed call includes the CUDA sync.
         groups.append(Group("InfoNet", device, p, calls, per_round=4 if p == 1 else 1,
                             max_calls=400 if p == 1 else 200, note="estimate_batch"))
     return groups
 
 
-def bench_timed(xs, ys, n, quick, ksg: bool, infonet: dict, weights) -> list[dict]:
+def bench_timed(xs, ys, n, quick, ksg: bool, infonet: dict, weights, extra=()) -> list[dict]:
     """KSG and InfoNet (every device) timed in one interleaved run; then peak memory."""
     groups = (ksg_groups(xs, ys) if ksg else [])
     for device, est in infonet.items():
-        groups += infonet_groups(est, device, xs, ys)
+        groups += infonet_groups(est, device, xs, ys, extra)
     if not groups:
         return []
     time_interleaved(groups, min_rounds=5 if quick else 10, budget_s=4 if quick else 20)
@@ -285,6 +292,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads for InfoNet (default 1, like the node; KSG is "
                         "single-threaded, MINE sets its own)")
+    p.add_argument("--extra-windows", default="",
+                   help="more InfoNet windows (pairs per call, comma list), e.g. 1200,4800 for GPU "
+                        "throughput; pairs beyond the 120 fixed ones repeat them")
     p.add_argument("--out", default="bench/results/speed.md")
     args = p.parse_args(argv)
     from tqdm import tqdm
@@ -294,6 +304,12 @@ def main(argv=None):
         if m not in ("infonet", "ksg", "mine"):
             p.error(f"--methods: unknown method {m!r}; choose from infonet, ksg, mine")
     ns = [int(v) for v in (args.ns or ("256,1000" if args.quick else "256,1000,5000")).split(",")]
+    try:
+        extra = tuple(int(v) for v in args.extra_windows.split(",") if v.strip())
+    except ValueError:
+        p.error(f"--extra-windows: expected a comma list of integers, got {args.extra_windows!r}")
+    if any(v < 1 for v in extra):
+        p.error("--extra-windows: every window needs at least one pair")
     devices = ["cpu"]
     import torch
     if args.threads < 1:
@@ -312,7 +328,7 @@ def main(argv=None):
     rows = []
     for n in tqdm(ns, desc="N", unit="size"):
         xs, ys = make_inputs(n)
-        rows += bench_timed(xs, ys, n, args.quick, "ksg" in methods, infonet, args.weights)
+        rows += bench_timed(xs, ys, n, args.quick, "ksg" in methods, infonet, args.weights, extra)
         if "mine" in methods:
             for device in devices:
                 rows += bench_mine(device, xs, ys, n, args.quick, args.mine_steps)
