@@ -136,20 +136,20 @@ class SwapLayerNorm(nn.Module):
         return F.layer_norm(x, (self.dim,), w, b)
 
 
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """[B, L, d] -> [B, H, L, d/H]; head h takes channels h of both halves (S-invariant dots)."""
-    b, l, d = x.shape
-    x = x.view(b, l, 2, n_heads, d // (2 * n_heads))  # [B, L, half, H, dh/2]
-    return x.permute(0, 3, 1, 2, 4).reshape(b, n_heads, l, d // n_heads)
-
-
 def head_major(d: int, n_heads: int) -> torch.Tensor:
-    """Channel order that makes ``split_heads`` a view: position (h, half, j) of the result
-    takes channel (half, h, j) of ``[a | b]``. Rows of a weight permuted by it give outputs
-    laid out [H, dh] per token; columns permuted by it read such outputs."""
+    """The channel order of the heads: position (h, half, j) takes channel (half, h, j) of
+    ``[a | b]`` (head h takes channels h of both halves, so its dot products are
+    S-invariant). Rows of a weight permuted by it give outputs laid out [H, dh] per token;
+    columns permuted by it read such outputs."""
     hd = d // (2 * n_heads)
     idx = torch.arange(d).view(2, n_heads, hd).transpose(0, 1)  # [H, half, dh/2]
     return idx.reshape(d)
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """[B, L, d] -> [B, H, L, d/H] in the ``head_major`` order."""
+    b, l, d = x.shape
+    return x[..., head_major(d, n_heads).to(x.device)].view(b, l, n_heads, d // n_heads).transpose(1, 2)
 
 
 def fold_norm(norm: "SwapLayerNorm", w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -459,9 +459,8 @@ class InfoNet(nn.Module):
         lat = torch.cat([self.latent, self.latent], -1)[None]  # [1, M, d]
         q = split_heads(self.cross.q(self.cross_norm(lat)), nh)  # [1, nh, M, dh]
         kv = self.cross.kv(tok)
-        hh = d // 2
-        k = split_heads(torch.cat([kv[..., :hh], kv[..., 2 * hh : 3 * hh]], -1), nh)  # [1, nh, HH, dh]
-        v = split_heads(torch.cat([kv[..., hh : 2 * hh], kv[..., 3 * hh :]], -1), nh)
+        kr, vr = self.cross.kv_rows()
+        k, v = split_heads(kv[..., kr], nh), split_heads(kv[..., vr], nh)  # [1, nh, HH, dh]
         logits = (q @ k.transpose(-1, -2))[0] / math.sqrt(dh)  # [nh, M, HH]
         e = torch.exp(logits - logits.amax(-1, keepdim=True))  # per-latent constant cancels
         ev = e[..., None] * v[0][:, None]  # [nh, M, HH, dh]

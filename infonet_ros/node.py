@@ -131,7 +131,7 @@ class InfoNetEstimatorNode(Node):
         # Held by the evaluation thread while it evaluates a window: the input callbacks
         # wait for it instead of contending for the GIL with every torch op, which doubled
         # the evaluation time at 1 600 messages/s. Messages wait in the reader queues
-        # (SENSOR_QOS: 0.5 s at 200 Hz) for the ~20 ms of an evaluation.
+        # (SENSOR_QOS: 0.5 s at 200 Hz) for the milliseconds of an evaluation.
         self._evaluating = threading.Lock()
         # evaluation thread with a one-slot mailbox (the newest window wins)
         self._worker = LatestOnlyWorker(self._evaluate, name='infonet_evaluation',
@@ -498,7 +498,7 @@ def main(args=None):
     tune_malloc()   # InfoNet on the CPU: no page faults for its temporaries (runtime.py)
     # The evaluation thread releases the GIL in every torch op and must win it back from
     # the executor thread (input callbacks, timers; see INPUT_HOLD_MAX_S for when input
-    # waits instead); with the default 5 ms switch interval each of the ~150 ops of a
+    # waits instead); with the default 5 ms switch interval each of the ~200 ops of a
     # forward pass can wait that long (seconds per window). 0.1 ms keeps it short.
     sys.setswitchinterval(1e-4)
     # Own signal handling: the first SIGINT/SIGTERM asks the spin loop to stop, later
