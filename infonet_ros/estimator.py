@@ -9,9 +9,18 @@
     est.estimate_sliced(X, Y)                    # [N, dx], [N, dy] -> float (sliced MI)
     est.mi(x, y)                                 # differentiable torch scalar (soft ranks)
 
-Pipeline per pair: hard ranks (ties averaged) of x and of y -> copula points in (0, 1)^2 ->
-one InfoNet forward -> cross-fitted Donsker-Varadhan value. Every pair of a call goes through
-the network in one batched pass (chunked only to bound memory).
+Pipeline per pair: hard ranks of x and of y -> copula points in (0, 1)^2 -> one InfoNet
+forward -> cross-fitted Donsker-Varadhan value. Every pair of a call goes through the network
+in one batched pass (chunked only to bound memory).
+
+Tied values (binary, quantised, saturated, integer streams): a column with repeated values
+is ranked per pair with its ties broken in a pseudo-random order seeded by the pair's own
+data (``copula.pair_ranks``): the distributional transform, which preserves I(X; Y) for
+discrete and mixed variables, stays deterministic and order-invariant, and leaves data
+without ties bit-identical. Averaged ties would put an atom into the copula, which the
+network reads as strong dependence. A pair of two discrete columns whose joint table has at
+most N / 10 cells reports the Miller-Madow plug-in MI of the discrete variables instead
+(``infonet_ros.discrete``: nearly unbiased there, where the network reads block copulas low).
 
 Conventions: estimates from the numpy API are clipped at 0 (MI is non-negative; the raw
 cross-fitted value can dip slightly below 0 at independence). A constant input (zero
@@ -30,7 +39,8 @@ import numpy as np
 import torch
 
 from .checkpoint import load_weights
-from .copula import rank_transform, rank_transform_numpy, soft_rank
+from .copula import pair_ranks, rank_transform, rank_transform_numpy, soft_rank, tie_orders
+from .discrete import miller_madow_mi, use_plugin
 from .model import InfoNet
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "infonet.safetensors"
@@ -134,13 +144,35 @@ class InfoNetEstimator:
         out = [self.model(u[i : i + chunk])["mi"].double().cpu() for i in range(0, p, chunk)]
         return torch.cat(out).numpy() if out else np.zeros(0)
 
-    def _ranks(self, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """cols: [K, N] float64 -> (ranks [K, N] float32 on device, constant-column mask [K])."""
+    def _ranks(self, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """cols: [K, N] float64 -> (ranks [K, N] float32 on device, constant-column mask [K],
+        mask [K] of columns with ties; their ranks here are averaged, see ``_break_ties``)."""
         const = (cols.max(axis=1) == cols.min(axis=1)) if cols.size else np.zeros(0, bool)
         if self.torch_device.type == "cpu":  # numpy sorts faster on a CPU
-            return torch.from_numpy(rank_transform_numpy(cols)), const
+            r, tied = rank_transform_numpy(cols, return_ties=True)
+            return torch.from_numpy(r), const, tied
         t = torch.from_numpy(np.ascontiguousarray(cols)).to(self.torch_device)
-        return rank_transform(t).float(), const
+        s = t.sort(-1).values
+        tied = (s[:, 1:] == s[:, :-1]).any(-1).cpu().numpy()
+        return rank_transform(t).float(), const, tied
+
+    @staticmethod
+    def _break_ties(uc: torch.Tensor, rows: np.ndarray, xs: np.ndarray, ys: np.ndarray):
+        """Overwrite the copula rows uc[rows] ([P, 2, N]) by ``pair_ranks(xs, ys)`` ([R, N] each)."""
+        if rows.size:
+            u, v = pair_ranks(xs, ys)
+            uc[torch.as_tensor(rows, device=uc.device)] = torch.from_numpy(np.stack([u, v], 1)).to(uc.device)
+
+    @staticmethod
+    def _discrete_pairs(mi: np.ndarray, rows: Iterable[int], xs: np.ndarray, ys: np.ndarray, levels=None):
+        """mi[rows] <- the plug-in MI where both columns of a pair (xs, ys [R, N]) are
+        discrete with a joint table of at most N / 10 cells (``discrete.use_plugin``).
+        ``levels``: optional (kx, ky) per row, the numbers of distinct values."""
+        n = xs.shape[-1]
+        for i, (r, x, y) in enumerate(zip(rows, xs, ys)):
+            kx, ky = levels[i] if levels is not None else (np.unique(x).size, np.unique(y).size)
+            if use_plugin(kx, ky, n):
+                mi[r] = miller_madow_mi(x, y)
 
     @staticmethod
     def _warn_constant(names: Iterable[str]):
@@ -170,10 +202,15 @@ class InfoNetEstimator:
         if p == 0:
             return np.zeros(0)
         _check_n(n)
-        r, c = self._ranks(np.stack([xs, ys], 1).reshape(2 * p, n))  # rows x0, y0, x1, y1, ...
+        r, c, tied = self._ranks(np.stack([xs, ys], 1).reshape(2 * p, n))  # rows x0, y0, x1, y1, ...
         cx, cy = c[0::2], c[1::2]
-        mi = np.maximum(self._forward_points(r.view(p, 2, n).transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
         const = cx | cy
+        uc = r.view(p, 2, n)
+        rows = np.flatnonzero((tied[0::2] | tied[1::2]) & ~const)
+        self._break_ties(uc, rows, xs[rows], ys[rows])
+        mi = np.maximum(self._forward_points(uc.transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
+        both = np.flatnonzero(tied[0::2] & tied[1::2] & ~const)
+        self._discrete_pairs(mi, both, xs[both], ys[both])
         if const.any():
             rows = np.flatnonzero(const)
             label = lambda i: f"row {i}" if p > 1 else (names[0] if cx[i] else names[1])  # noqa: E731
@@ -196,11 +233,20 @@ class InfoNetEstimator:
         if not pairs:
             return np.zeros(0)
         _check_n(n)
-        ranks, const = self._ranks(data.T)
+        ranks, const, tied = self._ranks(data.T)
         idx = torch.as_tensor(pairs, device=self.torch_device)
-        u = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], 1).transpose(1, 2)  # [P, N, 2] view of [P, 2, N]
-        mi = np.maximum(self._forward_points(u), 0.0)
+        uc = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], 1)  # [P, 2, N]
         bad = np.array([const[i] or const[j] for i, j in pairs])
+        rows = np.flatnonzero(np.array([tied[i] or tied[j] for i, j in pairs]) & ~bad)
+        if rows.size:  # a pair's ties are broken by the pair's own data
+            ia, ib = np.asarray(pairs)[rows].T
+            self._break_ties(uc, rows, data.T[ia], data.T[ib])
+        mi = np.maximum(self._forward_points(uc.transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
+        both = [r for r, (i, j) in enumerate(pairs) if tied[i] and tied[j] and not bad[r]]
+        if both:
+            levels = {c: np.unique(data[:, c]).size for r in both for c in pairs[r]}
+            ia, ib = np.asarray(pairs)[both].T
+            self._discrete_pairs(mi, both, data.T[ia], data.T[ib], [(levels[i], levels[j]) for i, j in zip(ia, ib)])
         if bad.any():
             label = (lambda c: names[c]) if names is not None else (lambda c: f"column {c}")
             self._warn_constant(label(c) for c in np.flatnonzero(const))
@@ -260,6 +306,7 @@ class InfoNetEstimator:
         _check_n(xt.shape[-1])
         single = xt.dim() == 1
         xt, yt = (t.reshape(-1, t.shape[-1]).to(self.torch_device, torch.float32) for t in (xt, yt))
-        u = torch.stack([soft_rank(xt, temperature), soft_rank(yt, temperature)], -1)
+        ox, oy = tie_orders(xt, yt)  # ties ordered as in pair_ranks
+        u = torch.stack([soft_rank(xt, temperature, ox), soft_rank(yt, temperature, oy)], -1)
         mi = self.model(u)["mi"]
         return mi[0] if single else mi

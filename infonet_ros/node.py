@@ -107,6 +107,8 @@ class InfoNetEstimatorNode(Node):
         self._last_tick = None
         self._last_t_end = None
         self._reported = {}
+        self._tied = {}             # streams with few distinct values in the last window
+        self._tied_logged = set()   # streams named in the log already (once each)
 
         # Messages without a header are stamped with their reception time; only then is
         # the middleware's MessageInfo needed (see make_executor).
@@ -282,6 +284,15 @@ class InfoNetEstimatorNode(Node):
             result = self.pipeline.evaluate(window)
         for note in result.notes:
             self.get_logger().warning(note, throttle_duration_sec=WARN_PERIOD_S)
+        self._tied = result.tied
+        for name, (levels, top) in result.tied.items():
+            if name not in self._tied_logged:
+                self._tied_logged.add(name)
+                self.get_logger().info(
+                    f"stream '{name}' has tied values: {levels} distinct value(s) in a window "
+                    f'of {result.window_size} samples, the most common in {100 * top:.0f} % '
+                    '(binary, quantised or saturated); its ties are broken pseudo-randomly '
+                    'per pair, which keeps its MI (README: tied data)')
         self._stats['latency_s'] = result.latency_s
         self._stats['published'] += 1
         self.mi_publisher.publish(to_mutual_information(result, self._mi_type))
@@ -374,11 +385,16 @@ class InfoNetEstimatorNode(Node):
                 f"stream '{name}' arrives at {stream['rate_hz']:.1f} Hz, slower than "
                 f'sample_rate_hz {self.config.sample_rate_hz}: it is interpolated, and '
                 'neighbouring samples of a window are not independent')
+        tied = self._tied.get(name)
         status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
         status.message = ', '.join(problems) or f"{stream['rate_hz']:.1f} Hz"
+        if tied is not None:
+            status.message += f', tied: {tied[0]} distinct values in the last window'
         status.values = _key_values({
             'topic': spec.topic, 'type': spec.type, 'field': spec.field,
-            'messages_lost': lost, **stream})
+            'messages_lost': lost, **stream,
+            'distinct_values': tied[0] if tied else '',
+            'most_common_share': tied[1] if tied else ''})
         return status
 
     def _changed(self, key, value) -> bool:

@@ -23,7 +23,8 @@ from infonet_ros.graph import threshold_edges
 from infonet_ros.streams import PipelineConfig
 from infonet_ros.windowing import Window
 
-__all__ = ['LatestOnlyWorker', 'MIPipeline', 'WindowResult', 'make_estimator', 'window_schedule']
+__all__ = ['LatestOnlyWorker', 'MIPipeline', 'WindowResult', 'make_estimator', 'tied_streams',
+           'window_schedule']
 
 
 @dataclass
@@ -42,6 +43,24 @@ class WindowResult:
     latency_s: float               # wall time of the evaluation
     device: str = ''
     notes: list[str] = field(default_factory=list)   # e.g. constant streams, NaN MI
+    # streams with few distinct values in this window (binary, quantised, saturated):
+    # name -> (distinct values, share of the most common value); see ``tied_streams``
+    tied: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+TIED_MAX_LEVELS = 32     # a stream with at most this many distinct values in a window ...
+TIED_TOP_SHARE = 0.10    # ... or one value in at least this share of it is reported as tied
+
+
+def tied_streams(data: np.ndarray, names: list[str]) -> dict[str, tuple[int, float]]:
+    """Streams of a window [N, K] with few distinct values or a dominant value (a contact
+    flag, a mode, a quantised encoder, a saturated command): name -> (distinct values, share
+    of the most common value). Not constant streams (those are noted separately)."""
+    from infonet_ros.copula import tie_summary
+    distinct, top = tie_summary(data)
+    return {names[k]: (int(distinct[k]), float(top[k])) for k in range(len(names))
+            if 1 < distinct[k] < len(data)
+            and (distinct[k] <= TIED_MAX_LEVELS or top[k] >= TIED_TOP_SHARE)}
 
 
 def make_estimator(config: PipelineConfig):
@@ -121,7 +140,7 @@ class MIPipeline:
             t_start=float(window.t_start), t_end=float(window.t_end), window_size=n,
             streams=list(cfg.stream_names), pairs=pairs, mi=mi, p_value=p_value,
             edges=edges, method=self.method, latency_s=latency, device=self.device,
-            notes=notes)
+            notes=notes, tied=tied_streams(data, list(cfg.stream_names)))
 
     def _estimate(self, data: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
         if hasattr(self.estimator, 'estimate_pairs'):

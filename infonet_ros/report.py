@@ -168,6 +168,7 @@ def summarize(ev, truth: dict | None = None) -> dict:
                              'mean_mi': e['mean_mi'], 'edge_fraction': e['edge_fraction']}
                             for e in pairs if e['edge_fraction'] >= EDGE_MAJORITY]},
         'streams': ev.stream_diagnostics,
+        'tied_streams': tied_stream_table(ev),
     }
     compare = {}
     for m in ev.compare:
@@ -186,6 +187,21 @@ def summarize(ev, truth: dict | None = None) -> dict:
     if truth is not None:
         summary['truth'] = truth_table(ev, truth)
     return summary
+
+
+def tied_stream_table(ev) -> list[dict]:
+    """Streams with few distinct values or a dominant value in some windows (see
+    ``pipeline.tied_streams``): in how many windows, and their range of distinct values."""
+    table: dict[str, dict] = {}
+    for result in ev.results:
+        for name, (levels, top) in getattr(result, 'tied', {}).items():
+            row = table.setdefault(name, {'stream': name, 'windows': 0, 'min_distinct': levels,
+                                          'max_distinct': levels, 'max_most_common_share': top})
+            row['windows'] += 1
+            row['min_distinct'] = min(row['min_distinct'], levels)
+            row['max_distinct'] = max(row['max_distinct'], levels)
+            row['max_most_common_share'] = max(row['max_most_common_share'], top)
+    return [table[name] for name in ev.config.stream_names if name in table]
 
 
 def _fmt(value, digits=3) -> str:
@@ -241,6 +257,18 @@ def summary_markdown(summary: dict) -> str:
                          f" | {_fmt(t['true_mi'])} | {_fmt(t['mean_mi'])} | {_fmt(t['mae'])}"
                          f" | {t['windows']} |")
         lines.append('')
+    if s.get('tied_streams'):
+        lines += ['## Tied streams (binary, quantised or saturated)', '',
+                  'Ties are broken pseudo-randomly per pair, which keeps the MI; two discrete '
+                  'streams with a small joint table get the plug-in MI (README: tied data).', '',
+                  '| stream | windows | distinct values | most common value |',
+                  '|---|---|---|---|']
+        for t in s['tied_streams']:
+            levels = (str(t['min_distinct']) if t['min_distinct'] == t['max_distinct']
+                      else f"{t['min_distinct']}-{t['max_distinct']}")
+            lines.append(f"| {t['stream']} | {t['windows']} of {s['windows_evaluated']} | "
+                         f"{levels} | up to {100 * t['max_most_common_share']:.0f} % |")
+        lines.append('')
     lines += ['Plots: mi_over_time.png, mi_matrix.png, dependency_graph.png'
               + ''.join(f', compare_{m}.png' for m in methods), '']
     return '\n'.join(lines)
@@ -259,6 +287,9 @@ def console_summary(ev, out_dir) -> str:
     for m, c in s.get('compare', {}).items():
         lines.append(f"  vs {m}: r = {_fmt(c['pearson_r'])}, MAE {_fmt(c['mae_nats'])} nats; "
                      f"time per window {m} / {s['method']} = {_fmt(c['speed_ratio'], 2)}")
+    for t in s.get('tied_streams', []):
+        lines.append(f"  tied stream {t['stream']}: {t['min_distinct']} distinct value(s) at "
+                     f"fewest, in {t['windows']} window(s); ties broken per pair")
     lines.append(f'report: {Path(out_dir) / "summary.md"}')
     return '\n'.join(lines)
 

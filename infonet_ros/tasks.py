@@ -12,6 +12,11 @@ Ground truths (as in the project's InfoNet method notes):
 - GammaExponential: digamma(a + 1) - log(a).
 - StudentT: closed form from the differential entropy of the multivariate t.
 - MonotoneTransform: same as its base; Independent: 0.
+- Tied data (``tied_suite``): QuantisedGaussian (a Gaussian pair with one or both axes cut
+  into L equiprobable levels; L = 2 is sign(Z)): sums over bivariate-normal cell
+  probabilities, or a 1-D integral per level when one axis stays continuous;
+  ClippedGaussian (one axis saturated at +-c in a given share of the samples): a 1-D
+  integral for the entropy of the other axis given a saturated sample.
 
 Seeds. Training and its validation use seeds < 10^6. All benchmark data here uses seeds
 >= 10^7 so the two can never overlap:
@@ -35,6 +40,7 @@ __all__ = [
     "BivariateGaussian", "GaussianMixture", "AdditiveUniform", "GammaExponential", "StudentT",
     "MonotoneTransform", "Independent", "TRANSFORMS", "suite", "order_mixtures", "data_seed",
     "EVAL_SEED_BASE", "SUITE_MIXTURE_SEED", "ORDER_MIXTURE_SEED", "student_t_mi",
+    "QuantisedGaussian", "ClippedGaussian", "tied_suite",
 ]
 
 EVAL_SEED_BASE = 10_000_000        # every benchmark sample seed is >= this (training: < 10^6)
@@ -384,6 +390,128 @@ class Independent(Task):
         if self.kind == "uniform":
             return rng.uniform(0.0, 1.0, n), rng.uniform(0.0, 1.0, n)
         return rng.standard_t(2.0, n), rng.standard_t(2.0, n)
+
+
+def _equiprobable_edges(levels: int) -> np.ndarray:
+    """Inner cut points of L equiprobable levels of a standard normal."""
+    from scipy.stats import norm
+    return norm.ppf(np.arange(1, levels) / levels)
+
+
+def _quad(f, lo: float = -12.0, hi: float = 12.0) -> float:
+    from scipy.integrate import quad
+    return float(quad(f, lo, hi, limit=400, epsabs=1e-11, epsrel=1e-10)[0])
+
+
+class QuantisedGaussian(Task):
+    """A standard Gaussian pair (correlation rho) with x and/or y quantised to L equiprobable
+    levels (integer codes 0..L-1; ``None`` keeps an axis continuous). L = 2 is sign(Z).
+
+    Truth: both quantised, the plug-in MI of the exact cell probabilities (bivariate-normal
+    CDF at the cell corners); one quantised, I = sum_i P_i KL(p(y | level i) || phi), a 1-D
+    integral per level with p(y | i) = phi(y) [Phi((b_i - rho y)/s) - Phi((a_i - rho y)/s)] / P_i,
+    s = sqrt(1 - rho^2).
+    """
+
+    def __init__(self, rho: float, levels_x: int | None, levels_y: int | None = None):
+        if levels_x is None and levels_y is None:
+            raise ValueError("QuantisedGaussian needs at least one quantised axis")
+        self.rho, self.levels_x, self.levels_y = float(rho), levels_x, levels_y
+        lx = "c" if levels_x is None else str(levels_x)
+        ly = "c" if levels_y is None else str(levels_y)
+        self.name = f"quantised_gaussian(rho={rho:g},Lx={lx},Ly={ly})"
+        self._mi: float | None = None
+
+    def _sample(self, n, rng):
+        z = rng.standard_normal((2, n))
+        x, y = z[0], self.rho * z[0] + np.sqrt(1 - self.rho ** 2) * z[1]
+        if self.levels_x is not None:
+            x = np.digitize(x, _equiprobable_edges(self.levels_x)).astype(np.float64)
+        if self.levels_y is not None:
+            y = np.digitize(y, _equiprobable_edges(self.levels_y)).astype(np.float64)
+        return x, y
+
+    def mutual_information(self) -> float:
+        if self._mi is None:
+            self._mi = self._compute_mi()
+        return self._mi
+
+    def _compute_mi(self) -> float:
+        rho = self.rho
+        if self.levels_x is not None and self.levels_y is not None:
+            from scipy.stats import multivariate_normal
+            ex = np.concatenate([[-40.0], _equiprobable_edges(self.levels_x), [40.0]])
+            ey = np.concatenate([[-40.0], _equiprobable_edges(self.levels_y), [40.0]])
+            mvn = multivariate_normal([0.0, 0.0], [[1.0, rho], [rho, 1.0]])
+            gx, gy = np.meshgrid(ex, ey, indexing="ij")
+            c = mvn.cdf(np.stack([gx.ravel(), gy.ravel()], -1)).reshape(gx.shape)
+            c[0, :] = 0.0
+            c[:, 0] = 0.0
+            p = np.clip(c[1:, 1:] - c[:-1, 1:] - c[1:, :-1] + c[:-1, :-1], 0.0, None)
+            p /= p.sum()
+            px, py = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
+            nz = p > 0
+            return float((p[nz] * np.log((p / (px * py))[nz])).sum())
+        levels = self.levels_x if self.levels_x is not None else self.levels_y
+        edges = np.concatenate([[-np.inf], _equiprobable_edges(levels), [np.inf]])
+        s = np.sqrt(1 - rho ** 2)
+        phi = lambda y: np.exp(-0.5 * y * y) / np.sqrt(2 * np.pi)  # noqa: E731
+        total = 0.0
+        for a, b in zip(edges[:-1], edges[1:]):
+            p_i = float(ndtr(b) - ndtr(a))
+
+            def term(y, a=a, b=b, p_i=p_i):
+                ratio = (ndtr((b - rho * y) / s) - ndtr((a - rho * y) / s)) / p_i
+                return phi(y) * ratio * np.log(ratio) if ratio > 0 else 0.0
+            total += p_i * _quad(term)
+        return total
+
+
+class ClippedGaussian(Task):
+    """A standard Gaussian pair (correlation rho) with x saturated: clip(x, -c, c), c set so
+    that a share ``clipped`` of the samples sits at one of the two limits (ties).
+
+    Truth: I = h(Y) - h(Y | X') with h(Y | X') = (1 - share) 0.5 log(2 pi e (1 - rho^2))
+    + share h(Y | Z > c) (the two limits are mirror images), the last a 1-D integral over
+    p(y | Z > c) = phi(y) Phi((rho y - c)/s) / Phi(-c), s = sqrt(1 - rho^2).
+    """
+
+    def __init__(self, rho: float, clipped: float):
+        if not 0.0 < clipped < 1.0:
+            raise ValueError(f"clipped share must be in (0, 1), got {clipped}")
+        from scipy.stats import norm
+        self.rho, self.clipped = float(rho), float(clipped)
+        self.c = float(norm.ppf(1.0 - clipped / 2.0))
+        self.name = f"clipped_gaussian(rho={rho:g},clipped={clipped:g})"
+
+    def _sample(self, n, rng):
+        z = rng.standard_normal((2, n))
+        x, y = z[0], self.rho * z[0] + np.sqrt(1 - self.rho ** 2) * z[1]
+        return np.clip(x, -self.c, self.c), y
+
+    def mutual_information(self) -> float:
+        rho, c = self.rho, self.c
+        if rho == 0.0:
+            return 0.0
+        s = np.sqrt(1 - rho ** 2)
+        tail = float(ndtr(-c))
+
+        def neg_plogp(y):
+            p = np.exp(-0.5 * y * y) / np.sqrt(2 * np.pi) * ndtr((rho * y - c) / s) / tail
+            return -p * np.log(p) if p > 0 else 0.0
+        h_y = 0.5 * np.log(2 * np.pi * np.e)
+        h_cont = 0.5 * np.log(2 * np.pi * np.e * (1 - rho ** 2))
+        return float(h_y - (1 - self.clipped) * h_cont - self.clipped * _quad(neg_plogp))
+
+
+def tied_suite() -> list[Task]:
+    """Tasks with tied values (binary, quantised, saturated): the tie-handling benchmark and
+    tests. sign(Z1) against a correlated Gaussian, quantised Gaussian pairs, clipped axes."""
+    tasks: list[Task] = [QuantisedGaussian(0.8, 2, None)]
+    tasks += [QuantisedGaussian(rho, lv, lv) for rho in (0.0, 0.8) for lv in (2, 3, 7, 20)]
+    tasks += [QuantisedGaussian(0.8, lv, None) for lv in (3, 7, 20)]
+    tasks += [ClippedGaussian(rho, share) for rho in (0.0, 0.8) for share in (0.3, 0.5, 0.7)]
+    return tasks
 
 
 def suite(seed_offset: int = 0) -> list[Task]:

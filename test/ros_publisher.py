@@ -15,6 +15,12 @@ Scenarios (truth: I = -0.5 log(1 - rho^2) nats for the dependent pair):
   ``/<prefix>noise`` (sensor_msgs/Imu, 100 Hz, stamped, ``angular_velocity.z``) is
   independent. Every topic of this scenario has a header (the node then runs on rclpy's
   EventsExecutor; ``gaussian`` has header-less topics and exercises the other executor).
+- ``contact``: at ``--rate`` Hz, a binary contact switch ``/<prefix>contact``
+  (std_msgs/Bool, ``data = z1 > 0``), ``/<prefix>force`` (geometry_msgs/WrenchStamped,
+  ``wrench.force.z = rho z1 + sqrt(1 - rho^2) z2``) and ``/<prefix>noise`` (std_msgs/Float64,
+  z3), z1, z2, z3 ~ N(0, 1) i.i.d. Truth: I(contact; force) = the sign(Z1) integral
+  (0.267 nats at rho = 0.8, ``tasks.QuantisedGaussian(rho, 2, None)``), contact and force
+  are independent of noise.
 
 Waits until every topic has a subscriber (``--wait`` s at most), prints ``publishing``,
 then publishes for ``--duration`` seconds or until SIGINT/SIGTERM.
@@ -29,18 +35,18 @@ import time
 
 import numpy as np
 import rclpy
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, WrenchStamped
 from rclpy.qos import QoSProfile
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Bool, Float64
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--scenario', choices=['gaussian', 'multirate'], default='gaussian')
+    parser.add_argument('--scenario', choices=['gaussian', 'multirate', 'contact'], default='gaussian')
     parser.add_argument('--rho', type=float, default=0.8)
-    parser.add_argument('--rate', type=float, default=100.0, help='gaussian: publish rate, Hz')
+    parser.add_argument('--rate', type=float, default=100.0, help='gaussian, contact: publish rate, Hz')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--duration', type=float, default=120.0)
     parser.add_argument('--wait', type=float, default=60.0)
@@ -59,6 +65,10 @@ def main():
     if args.scenario == 'gaussian':
         pubs = {'imu': node.create_publisher(Imu, p + 'imu', qos),
                 'cmd_vel': node.create_publisher(Twist, p + 'cmd_vel', qos),
+                'noise': node.create_publisher(Float64, p + 'noise', qos)}
+    elif args.scenario == 'contact':
+        pubs = {'contact': node.create_publisher(Bool, p + 'contact', qos),
+                'force': node.create_publisher(WrenchStamped, p + 'force', qos),
                 'noise': node.create_publisher(Float64, p + 'noise', qos)}
     else:
         pubs = {'fast': node.create_publisher(Imu, p + 'fast', qos),
@@ -95,6 +105,19 @@ def main():
             pubs['imu'].publish(imu)
             pubs['cmd_vel'].publish(twist)
             pubs['noise'].publish(Float64(data=float(z)))
+            tick = max(tick + period, time.monotonic() - period)
+            time.sleep(max(0.0, tick - time.monotonic()))
+    elif args.scenario == 'contact':
+        period = 1.0 / args.rate
+        tick = time.monotonic()
+        while not stop.is_set() and time.monotonic() < end:
+            z1, z2, z3 = rng.standard_normal(3)
+            force = WrenchStamped()
+            force.header.stamp.sec, force.header.stamp.nanosec = stamp(now()).values()
+            force.wrench.force.z = float(rho * z1 + rest * z2)
+            pubs['contact'].publish(Bool(data=bool(z1 > 0)))
+            pubs['force'].publish(force)
+            pubs['noise'].publish(Float64(data=float(z3)))
             tick = max(tick + period, time.monotonic() - period)
             time.sleep(max(0.0, tick - time.monotonic()))
     else:

@@ -305,3 +305,59 @@ def test_console_script_error_has_no_traceback(small_bag, tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "bag_eval: error: topic '/cmd_vel' (stream 'cmd_vx'): expected type "
         'sensor_msgs/msg/Imu, but the bag has geometry_msgs/msg/Twist']
+
+
+def test_saturating_command_is_not_linked_to_noise(tmp_path):
+    """A velocity command sitting at its clip limit in ~45 % of every window (ties) against
+    white noise, and the joint that follows the command's demand: through bag_eval's CLI the
+    command reads ~0 against the noise (0.22-0.29 nats with averaged ranks) and its true MI
+    with the joint; the report names the tied stream."""
+    from rosbags.typesys import Stores, get_typestore
+
+    from infonet_ros.tasks import ClippedGaussian
+
+    task = ClippedGaussian(RHO, 0.45)
+    ts = get_typestore(Stores.ROS2_KILTED)
+    Twist, Vector3 = ts.types['geometry_msgs/msg/Twist'], ts.types['geometry_msgs/msg/Vector3']
+    JointState, Float64 = ts.types['sensor_msgs/msg/JointState'], ts.types['std_msgs/msg/Float64']
+    Header, Time = ts.types['std_msgs/msg/Header'], ts.types['builtin_interfaces/msg/Time']
+    rng = np.random.default_rng(5)
+    count = 1600
+    z1, z2, noise = rng.standard_normal((3, count))
+    command = np.clip(z1, -task.c, task.c)
+    joint = RHO * z1 + math.sqrt(1 - RHO ** 2) * z2
+    zero = Vector3(x=0.0, y=0.0, z=0.0)
+
+    def messages():
+        for k in range(count):
+            t = 100.0 + k / 50
+            stamp = Time(sec=int(t), nanosec=int(round((t % 1) * 1e9)))
+            yield '/cmd_vel', t, Twist(linear=Vector3(x=float(command[k]), y=0.0, z=0.0), angular=zero)
+            yield '/joint_states', t, JointState(header=Header(stamp=stamp, frame_id=''), name=['j'],
+                                                 position=np.zeros(1), velocity=np.array([joint[k]]),
+                                                 effort=np.zeros(1))
+            yield '/noise', t, Float64(data=float(noise[k]))
+
+    bag = write_bag(tmp_path / 'bag', {'/cmd_vel': 'geometry_msgs/msg/Twist',
+                                       '/joint_states': 'sensor_msgs/msg/JointState',
+                                       '/noise': 'std_msgs/msg/Float64'}, messages())
+    streams = {'cmd': ('/cmd_vel', 'geometry_msgs/msg/Twist', 'linear.x'),
+               'joint': ('/joint_states', 'sensor_msgs/msg/JointState', 'velocity[0]'),
+               'noise': ('/noise', 'std_msgs/msg/Float64', 'data')}
+    params = write_params(tmp_path / 'p.yaml', streams, window_size=500)
+    out = tmp_path / 'report'
+    assert main([str(bag), '--config', str(params), '--out', str(out), '--quiet']) == 0
+    with open(out / 'mi.csv') as f:
+        rows = list(csv.DictReader(f))
+    by_pair = {}
+    for row in rows:
+        by_pair.setdefault(f"{row['first']}:{row['second']}", []).append(float(row['mi']))
+    windows = len(by_pair['cmd:noise'])
+    assert windows > 30
+    assert np.mean(by_pair['cmd:noise']) <= 0.02 and max(by_pair['cmd:noise']) < 0.05
+    assert np.median(by_pair['cmd:joint']) == pytest.approx(task.mutual_information(), abs=0.06)
+    summary = json.loads((out / 'summary.json').read_text())
+    tied = {t['stream']: t for t in summary['tied_streams']}
+    assert set(tied) == {'cmd'} and tied['cmd']['windows'] == windows
+    assert 0.15 < tied['cmd']['max_most_common_share'] < 0.35   # one of the two limits
+    assert '## Tied streams' in (out / 'summary.md').read_text()

@@ -219,6 +219,35 @@ def test_streams_at_200hz_and_30hz_are_aligned(tmp_path):
     assert 'executor: EventsExecutor' in log, log[-3000:]   # every input has a header
 
 
+@pytest.mark.slow
+def test_binary_contact_stream_is_not_linked_to_noise(tmp_path):
+    """A contact switch (std_msgs/Bool): its ties are broken per pair, so it reads ~0
+    against independent noise (1.8 nats with averaged ranks) and keeps its true MI with the
+    force it depends on; the node names the tied stream once in the log and on /diagnostics."""
+    from infonet_ros.tasks import QuantisedGaussian
+
+    truth = QuantisedGaussian(RHO, 2, None).mutual_information()   # 0.267 nats
+    names = ['contact', 'force', 'noise']
+    streams = {'contact': ('/test/contact', 'std_msgs/msg/Bool', 'data'),
+               'force': ('/test/force', 'geometry_msgs/msg/WrenchStamped', 'wrench.force.z'),
+               'noise': ('/test/noise', 'std_msgs/msg/Float64', 'data')}
+    out, log, code = run_scenario(tmp_path, 'contact', streams,
+                                  {'window_size': 512, 'sample_rate_hz': 100.0}, n_windows=12)
+    for m in out['mi']:
+        assert mi_of(m, 'contact', 'noise') < THRESHOLD, mi_of(m, 'contact', 'noise')
+        assert mi_of(m, 'force', 'noise') < THRESHOLD
+    dependent = [mi_of(m, 'contact', 'force') for m in out['mi']]
+    assert np.median(dependent) == pytest.approx(truth, abs=0.1), dependent
+    assert log.count("stream 'contact' has tied values: 2 distinct value(s)") == 1, log[-3000:]
+    assert "stream 'force' has tied" not in log and "stream 'noise' has tied" not in log
+    contact = [s for d in out['diagnostics'] for s in d.status
+               if s.name == 'infonet_estimator: stream contact']
+    values = [{kv.key: kv.value for kv in s.values} for s in contact]
+    assert any(v['distinct_values'] == '2' for v in values), values
+    assert any('tied: 2 distinct values' in s.message for s in contact)
+    assert code == 0 and 'Traceback' not in log, log[-3000:]
+
+
 GOOD = {'a': ('/test/a', 'std_msgs/msg/Float64', 'data'),
         'b': ('/test/b', 'sensor_msgs/msg/Imu', 'linear_acceleration.x')}
 

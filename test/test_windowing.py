@@ -221,3 +221,35 @@ def test_constructor_errors():
         StreamAligner(['a', 'b'], 0.0, 10)
     with pytest.raises(ValueError, match='buffer_seconds'):
         StreamAligner(['a', 'b'], 10.0, 100, buffer_seconds=5.0)
+
+
+def test_discrete_stream_keeps_its_values_and_continuous_is_interpolated():
+    """A contact switch with jittered stamps stays binary on the grid (nearest sample);
+    a continuous stream is interpolated; a grid on the stamps reproduces them exactly."""
+    from infonet_ros.windowing import is_discrete, resample
+
+    rng = np.random.default_rng(0)
+    aligner = StreamAligner(['contact', 'force'], sample_rate_hz=100.0, window_size=200)
+    t = 1_796_000_000.0 + np.arange(400) / 100.0
+    contact = (rng.standard_normal(400) > 0).astype(float)
+    force = rng.standard_normal(400)
+    for k in range(400):
+        aligner.add('force', t[k], force[k])
+        aligner.add('contact', t[k] + rng.uniform(0.0002, 0.002), contact[k])   # reception time
+    w = aligner.window()
+    assert set(np.unique(w.data[:, 0])) == {0.0, 1.0}
+    # the grid ends on a force stamp: force is reproduced exactly, contact is paired with
+    # the sample published in the same tick (not the previous one)
+    k_end = int(np.searchsorted(t, w.t_end - 1e-6))
+    np.testing.assert_array_equal(w.data[:, 1], force[k_end - 199:k_end + 1])
+    np.testing.assert_array_equal(w.data[:, 0], contact[k_end - 199:k_end + 1])
+    diag = aligner.diagnostics()['streams']
+    assert diag['contact']['resampling'].startswith('nearest')
+    assert diag['force']['resampling'] == 'linear'
+    assert is_discrete(np.array([0, 1, 1, 0, 2, 2.0])) and not is_discrete(force)
+    assert not is_discrete(np.arange(40.0))            # an integer ramp without repeats
+    ts = np.array([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(resample(np.array([0.5, 1.4, 1.6]), ts, np.array([0.0, 1.0, 3.0]), True),
+                               [0.0, 1.0, 3.0])
+    np.testing.assert_allclose(resample(np.array([0.5, 1.5]), ts, np.array([0.0, 1.0, 3.0]), False),
+                               [0.5, 2.0])
