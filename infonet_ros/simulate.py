@@ -13,8 +13,9 @@ what robots produce:
 * ``ring``        -- multi-modal / non-functional: noisy circles and two-arm spirals;
 * ``independent`` -- independence with assorted marginals.
 
-A fraction of sets is quantised on one or both axes (sensor resolution: ties in the ranks).
-All samples are returned already rank-normalised, [B, N, 2] in (0, 1).
+A fraction of sets is quantised on one or both axes (sensor resolution: ties). All samples
+are returned already rank-normalised, [B, N, 2] in (0, 1), ties broken in a random order as
+the estimator does (``copula.pair_ranks``), so quantised sets carry their true MI.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import math
 
 import torch
 
-from .copula import rank_transform
 
 FAMILIES = ("gmm", "gaussian", "functional", "student", "ring", "independent")
 DEFAULT_WEIGHTS = {"gmm": 0.35, "gaussian": 0.15, "functional": 0.25, "student": 0.08, "ring": 0.07, "independent": 0.10}
@@ -127,6 +127,18 @@ def quantise(gen, pts, prob=0.1):
     return torch.where(which, q, pts)
 
 
+def random_tie_ranks(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Ranks along the last axis, ties in a uniformly random order, as (r - 1/2) / N.
+
+    A random permutation first, then a stable sort by value: tied values keep the random
+    order. Same distribution as the estimator's data-seeded tie-breaking."""
+    n = x.shape[-1]
+    perm = torch.rand(x.shape, generator=gen).argsort(-1)
+    order = perm.gather(-1, x.gather(-1, perm).argsort(dim=-1, stable=True))
+    u = ((torch.arange(n, dtype=torch.float32) + 0.5) / n).expand(x.shape)
+    return torch.empty(x.shape, dtype=torch.float32).scatter_(-1, order, u)
+
+
 def sample_batch(batch: int, n: int, gen: torch.Generator, weights: dict[str, float] | None = None, quantise_prob: float = 0.1) -> torch.Tensor:
     """A training batch: [batch, n, 2] rank-normalised points, families mixed by ``weights``."""
     weights = weights or DEFAULT_WEIGHTS
@@ -138,5 +150,5 @@ def sample_batch(batch: int, n: int, gen: torch.Generator, weights: dict[str, fl
     counts = torch.bincount(torch.multinomial(p / p.sum(), batch, replacement=True, generator=gen), minlength=len(names))
     parts = [SAMPLERS[name](gen, int(c), n) for name, c in zip(names, counts) if c > 0]
     pts = quantise(gen, torch.cat(parts, 0).float(), quantise_prob)
-    u = torch.stack([rank_transform(pts[..., 0]), rank_transform(pts[..., 1])], -1)
+    u = torch.stack([random_tie_ranks(pts[..., 0], gen), random_tie_ranks(pts[..., 1], gen)], -1)
     return u[torch.randperm(batch, generator=gen)]

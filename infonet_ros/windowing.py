@@ -48,6 +48,8 @@ def is_discrete(values: np.ndarray) -> bool:
     """Do these raw samples look like a discrete signal (few levels, repeated)?"""
     if len(values) < 4:
         return False
+    if len(values) > 4 * DISCRETE_MAX_LEVELS and np.unique(values[:2 * DISCRETE_MAX_LEVELS]).size > DISCRETE_MAX_LEVELS:
+        return False   # more levels in a prefix already (continuous data: the cheap exit)
     levels = np.unique(values).size
     return levels <= DISCRETE_MAX_LEVELS and 2 * levels <= len(values)
 

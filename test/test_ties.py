@@ -259,3 +259,24 @@ def test_differentiable_mi_agrees_on_tied_data(est):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(est.mi(x, noise)) < 0.03
+
+
+def test_training_sampler_breaks_ties_like_the_estimator():
+    """simulate.random_tie_ranks: plain ranks without ties; with ties a permutation that
+    keeps every tie group on its rank interval, in a random order."""
+    from infonet_ros.copula import rank_transform
+    from infonet_ros.simulate import random_tie_ranks
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 200, generator=gen)
+    torch.testing.assert_close(random_tie_ranks(x, gen), rank_transform(x).float(), rtol=0, atol=0)
+    xq = torch.round(x * 1.5)
+    r = random_tie_ranks(xq, gen)
+    n = xq.shape[-1]
+    torch.testing.assert_close(r.sort(-1).values, ((torch.arange(n) + 0.5) / n).expand(3, n))
+    avg = rank_transform(xq).float()
+    for row in range(3):
+        for value in xq[row].unique():
+            g = xq[row] == value
+            assert abs(float(r[row][g].mean() - avg[row][g][0])) < 1e-5
+    assert not torch.equal(r, random_tie_ranks(xq, gen))   # a fresh random order each call
