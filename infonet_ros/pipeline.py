@@ -72,20 +72,21 @@ def make_estimator(config: PipelineConfig):
 
     from infonet_ros import InfoNetEstimator
     from infonet_ros.estimator import resolve_device
-    if config.torch_threads > 0:
-        torch.set_num_threads(config.torch_threads)
+    threads = config.torch_threads if config.torch_threads > 0 else None   # 0: torch's default
+    if threads:
+        torch.set_num_threads(threads)
     try:
         resolve_device(config.device)
     except ValueError as exc:
         raise ValueError(f"parameter 'device': {exc}") from None
     if config.model_path:
         try:
-            return InfoNetEstimator.load(config.model_path, device=config.device)
+            return InfoNetEstimator.load(config.model_path, device=config.device, threads=threads)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"parameter 'model_path': cannot load InfoNet weights from "
                              f"'{config.model_path}': {exc}") from None
     try:
-        return InfoNetEstimator.pretrained(device=config.device)
+        return InfoNetEstimator.pretrained(device=config.device, threads=threads)
     except FileNotFoundError as exc:
         raise ValueError(f"{exc} (or set parameter 'model_path', or 'estimator: ksg')") from None
 

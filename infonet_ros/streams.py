@@ -225,6 +225,9 @@ def parse_pairs(value: Any, stream_names: list[str]) -> list[tuple[int, int]]:
     Accepts ``None`` / ``[]`` (all pairs i < j), ``"a:b"`` strings, or 2-sequences of
     stream names or indices. Order is kept; duplicates (in either order) are an error.
     """
+    if value is not None and not isinstance(value, (str, list, tuple)):
+        raise ValueError(f"parameter 'pairs' must be a list of \"a:b\" strings (empty: all "
+                         f'pairs), got {value!r}')
     if value is None or (not isinstance(value, str) and len(value) == 0):
         k = len(stream_names)
         return [(i, j) for i in range(k) for j in range(i + 1, k)]

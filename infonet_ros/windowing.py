@@ -212,8 +212,9 @@ class StreamAligner:
     # --- input ------------------------------------------------------------------------
 
     def add(self, name: str, t: float, value: float) -> None:
-        """Add one sample (t in seconds). Never raises on bad data: it is counted instead."""
-        hist, stats = self._history[name], self._stats[name]
+        """Add one sample (t in seconds). Never raises on bad data: it is counted instead.
+        An unknown stream name is a caller's error: ValueError naming it."""
+        hist, stats = self._stream(name)
         with self._lock:
             stats.last_received_wall = time.monotonic()
             if not (math.isfinite(t) and math.isfinite(value)):
@@ -244,10 +245,16 @@ class StreamAligner:
                     if len(h) and h.first() < t - self.buffer_seconds:
                         h.drop_before(t - self.buffer_seconds)
 
+    def _stream(self, name: str):
+        try:
+            return self._history[name], self._stats[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown stream {name!r}; the aligner has {self.stream_names}") from None
+
     def reject(self, name: str, reason: str) -> None:
         """Count a sample of ``name`` that could not be read upstream (kept in diagnostics)."""
+        _, stats = self._stream(name)
         with self._lock:
-            stats = self._stats[name]
             stats.errors += 1
             stats.last_error = reason
             stats.last_received_wall = time.monotonic()

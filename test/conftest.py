@@ -22,3 +22,11 @@ def pytest_configure(config):
 def pytest_report_header(config):
     return (f"ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']} "
             f"ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE']}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    fuzz = sys.modules.get('test_fuzz') or sys.modules.get('test.test_fuzz')
+    if fuzz is not None and fuzz.CASES['count']:
+        terminalreporter.write_line(
+            f"fuzz: {fuzz.CASES['count']} generated cases (INFONET_FUZZ_SCALE="
+            f"{fuzz.SCALE:g}), each a named ValueError or a finite documented result")

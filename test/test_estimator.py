@@ -317,3 +317,20 @@ def test_inference_cache_follows_in_place_weight_changes():
     with torch.inference_mode():
         torch.testing.assert_close(after, fresh(u)["mi"])
     assert not torch.equal(after, before)
+
+
+def test_threads_setting_is_applied_per_call_and_restored():
+    import torch
+    est1 = InfoNetEstimator.pretrained(device="cpu")            # default: one thread
+    assert est1.threads == 1
+    before = torch.get_num_threads()
+    seen = []
+    model_forward = est1.model.forward
+    est1.model.forward = lambda u: (seen.append(torch.get_num_threads()), model_forward(u))[1]
+    x, y = gaussian(300, 0.5, 11)
+    est1.estimate(x, y)
+    assert seen == [1] and torch.get_num_threads() == before
+    assert InfoNetEstimator.pretrained(device="cpu", threads=None).threads is None
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads"):
+            InfoNetEstimator.pretrained(device="cpu", threads=bad)
