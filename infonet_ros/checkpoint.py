@@ -44,6 +44,12 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[
     Raises FileNotFoundError for a missing file and ValueError naming the mismatch for a file
     that is not an infonet_ros checkpoint, has another format version, or whose tensors do not
     fit its config.
+
+    Safe to call on untrusted files: safetensors holds raw tensors and a JSON header, never
+    code (a pickle under this name is refused as unreadable); the config in the metadata is
+    bounded (``InfoNetConfig.LIMITS``) and the network is first built on the ``meta`` device
+    (no memory), so its shapes are checked against tensors that really are in the file before
+    anything is allocated.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,12 +61,19 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[
         raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
     if meta.get("format") != MAGIC or "config" not in meta:
         raise ValueError(f"{path}: not an infonet_ros checkpoint (metadata 'format'={meta.get('format')!r})")
-    version = int(meta.get("format_version", -1))
+    try:
+        version = int(meta.get("format_version", -1))
+    except ValueError:
+        raise ValueError(f"{path}: bad format_version {meta.get('format_version')!r} in the metadata") from None
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format_version {version}, this infonet_ros reads {FORMAT_VERSION}")
-    cfg = InfoNetConfig.from_json(meta["config"])
-    model = InfoNet(cfg)
-    expected = model.state_dict()
+    try:
+        cfg = InfoNetConfig.from_json(meta["config"])
+        info = json.loads(meta.get("info", "{}"))
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: bad model config in the metadata: {exc}") from None
+    with torch.device("meta"):
+        expected = InfoNet(cfg).state_dict()  # shapes only: nothing allocated yet
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -68,6 +81,6 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[
     for k, v in expected.items():
         if tuple(tensors[k].shape) != tuple(v.shape):
             raise ValueError(f"{path}: tensor {k!r} has shape {tuple(tensors[k].shape)}, config {cfg} needs {tuple(v.shape)}")
+    model = InfoNet(cfg)
     model.load_state_dict(tensors)
-    info = json.loads(meta.get("info", "{}"))
-    return model.to(device).eval(), info
+    return model.to(device).eval(), info if isinstance(info, dict) else {"info": info}

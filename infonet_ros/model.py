@@ -74,7 +74,18 @@ class InfoNetConfig:
     half_ranks: bool = True  # rank each half-window on its own (else: ranks over the whole window)
     format_version: int = FORMAT_VERSION
 
+    # Upper bounds, far above any useful network, so that a config read from a file can never
+    # ask for an unbounded allocation (a G x G table of G = 10^6 is 4 TB).
+    LIMITS = {"grid_size": 512, "input_grid": 512, "n_latents": 4096, "dim": 4096, "n_heads": 256,
+              "n_layers": 64, "n_freq": 1024, "mlp_ratio": 64}
+
     def __post_init__(self):
+        for name, limit in self.LIMITS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"InfoNetConfig.{name} must be an integer, got {value!r}")
+            if value > limit:
+                raise ValueError(f"InfoNetConfig.{name}={value} exceeds its limit {limit}")
         if self.dim % (2 * self.n_heads):
             raise ValueError(f"dim={self.dim} must be a multiple of 2*n_heads={2 * self.n_heads}")
         for name in ("grid_size", "input_grid", "n_latents", "dim", "n_heads", "n_freq", "mlp_ratio"):
@@ -89,6 +100,8 @@ class InfoNetConfig:
     @classmethod
     def from_json(cls, text: str) -> "InfoNetConfig":
         raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError(f"a model config is a JSON object, got {type(raw).__name__}")
         raw.setdefault("decoder_bumps", False)  # checkpoints from before these fields existed
         raw.setdefault("histogram_skip", False)
         raw.setdefault("half_ranks", False)

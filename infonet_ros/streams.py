@@ -195,6 +195,8 @@ class PipelineConfig:
                                  f'got {getattr(self, name)!r}')
 
         need(self.window_size >= 16, 'window_size', 'an integer >= 16')
+        need(self.window_size <= MAX_WINDOW_SIZE, 'window_size',
+             f'at most {MAX_WINDOW_SIZE} samples (memory is allocated per window and stream)')
         for name in ('sample_rate_hz', 'publish_rate_hz', 'max_gap_s', 'stale_after_s'):
             value = getattr(self, name)
             need(math.isfinite(value) and value > 0, name, 'a finite number > 0')
@@ -217,6 +219,7 @@ class PipelineConfig:
 
 
 _DEFAULTS = PipelineConfig(stream_names=[], streams={}, pairs=[])
+MAX_WINDOW_SIZE = 200_000   # e.g. 200 s at 1 kHz; a larger window is refused at start-up
 
 
 def parse_pairs(value: Any, stream_names: list[str]) -> list[tuple[int, int]]:
