@@ -84,15 +84,15 @@ def sha256_prefix(path: str | None, n: int = 12) -> str:
     return h.hexdigest()[:n]
 
 
-def load_infonet(weights: str | None, device: str = "cpu"):
+def load_infonet(weights: str | None, device: str = "cpu", threads: int | None = 1):
     try:
         from infonet_ros import InfoNetEstimator  # lazy: the baselines run without it
     except ImportError as exc:
         raise SystemExit(f"InfoNet is not available ({exc}); "
                          "run with --methods ksg,mine") from None
     if weights:
-        return InfoNetEstimator.load(weights, device=device)
-    return InfoNetEstimator.pretrained(device=device)
+        return InfoNetEstimator.load(weights, device=device, threads=threads)
+    return InfoNetEstimator.pretrained(device=device, threads=threads)
 
 
 def build_methods(names, args):

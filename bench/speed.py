@@ -4,6 +4,12 @@
     python bench/speed.py --quick    # N = 256, 1000; fewer repeats
     python bench/speed.py --methods ksg,mine
     python bench/speed.py --methods infonet,ksg --ns 1000 --extra-windows 1200,4800   # GPU throughput
+    python bench/speed.py --methods infonet,ksg --ns 1000 --contend 2 --infonet-threads 1,0 \
+        --out bench/results/speed_contended.md     # both cores busy with other processes
+
+``--contend K`` starts K busy neighbour processes (one core each, as a robot's other software)
+for the timed part; ``--infonet-threads`` times InfoNet with each listed thread count in the
+same interleaved run (0 = torch's default, one thread per core).
 
 For each N one fixed set of 120 sample pairs (x, y) is drawn (Gaussians and Gaussian
 mixtures, seeds data_seed("speed/...", N, i) >= 10^7); every method reads the same arrays.
@@ -208,8 +214,10 @@ def infonet_groups(est, device, xs, ys, extra: tuple[int, ...] = ()) -> list[Gro
 def bench_timed(xs, ys, n, quick, ksg: bool, infonet: dict, weights, extra=()) -> list[dict]:
     """KSG and InfoNet (every device) timed in one interleaved run; then peak memory."""
     groups = (ksg_groups(xs, ys) if ksg else [])
-    for device, est in infonet.items():
-        groups += infonet_groups(est, device, xs, ys, extra)
+    for (device, label), est in infonet.items():
+        for g in infonet_groups(est, device, xs, ys, extra):
+            g.note = f"{g.note}, {label}" if label else g.note
+            groups.append(g)
     if not groups:
         return []
     time_interleaved(groups, min_rounds=5 if quick else 10, budget_s=4 if quick else 20)
@@ -256,7 +264,8 @@ def markdown(meta, rows) -> str:
         f"- machine: {mi['cpu']}, {mi['cores']} cores, Python {mi['python']}, "
         f"numpy {mi['numpy']}, torch {mi.get('torch')} ({mi.get('torch_threads')} threads; "
         f"MINE runs single-threaded), CUDA: {mi.get('cuda')}",
-        f"- load average at start: {meta['loadavg']}",
+        f"- load average at start: {meta['loadavg']}; busy neighbour processes during the "
+        f"timing: {meta.get('contend', 0)}",
         f"- InfoNet weights: {meta.get('infonet_weights') or '-'} "
         f"(sha256 {meta.get('infonet_weights_sha256', '-')})",
         f"- inputs: {P_MAX} fixed pairs per N (Gaussians, Gaussian mixtures), identical for "
@@ -280,6 +289,41 @@ def markdown(meta, rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spin(stop):
+    """A busy neighbour: pure-Python arithmetic until told to stop (exactly one core)."""
+    x = 0
+    while not stop.is_set():
+        for i in range(20000):
+            x = (x + i * i) % 1000003
+
+
+class busy_neighbours:
+    """Context: ``k`` processes keeping a core busy each (the robot's other software)."""
+
+    def __init__(self, k: int):
+        self.k, self.procs = k, []
+
+    def __enter__(self):
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        self.stop = ctx.Event()
+        self.procs = [ctx.Process(target=_spin, args=(self.stop,), daemon=True) for _ in range(self.k)]
+        for proc in self.procs:
+            proc.start()
+        if self.procs:
+            time.sleep(1.0)   # let them reach full speed
+        return self
+
+    def __exit__(self, *exc):
+        if self.procs:
+            self.stop.set()
+            for proc in self.procs:
+                proc.join(5)
+                if proc.is_alive():
+                    proc.terminate()
+        return False
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", default="infonet,ksg,mine")
@@ -290,8 +334,13 @@ def main(argv=None):
     p.add_argument("--no-cuda", action="store_true", help="CPU only even when CUDA is present")
     p.add_argument("--quick", action="store_true", help="N = 256, 1000; fewer repeats")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads for InfoNet (default 1, like the node; KSG is "
-                        "single-threaded, MINE sets its own)")
+                   help="torch CPU threads for InfoNet (default 1, like the node and the library; "
+                        "0 = torch's default, one per core; KSG is single-threaded, MINE sets its own)")
+    p.add_argument("--infonet-threads", default=None,
+                   help="comma list of thread counts: InfoNet timed with each in the same run "
+                        "(0 = torch's default); default: --threads")
+    p.add_argument("--contend", type=int, default=0,
+                   help="busy neighbour processes running during the timed part (default 0)")
     p.add_argument("--extra-windows", default="",
                    help="more InfoNet windows (pairs per call, comma list), e.g. 1200,4800 for GPU "
                         "throughput; pairs beyond the 120 fixed ones repeat them")
@@ -312,26 +361,38 @@ def main(argv=None):
         p.error("--extra-windows: every window needs at least one pair")
     devices = ["cpu"]
     import torch
-    if args.threads < 1:
-        p.error("--threads must be >= 1")
-    torch.set_num_threads(args.threads)
+    if args.threads < 0:
+        p.error("--threads must be >= 0")
+    try:
+        thread_list = [int(v) for v in (args.infonet_threads or str(args.threads)).split(",")]
+    except ValueError:
+        p.error(f"--infonet-threads: expected a comma list of integers, got {args.infonet_threads!r}")
+    if any(t < 0 for t in thread_list) or args.contend < 0:
+        p.error("--infonet-threads and --contend take integers >= 0")
+    default_threads = torch.get_num_threads()   # torch's own choice: one per core
+    torch.set_num_threads(args.threads or default_threads)
     if torch.cuda.is_available() and not args.no_cuda:
         devices.append("cuda")
 
-    meta = {"loadavg": " ".join(f"{v:.2f}" for v in os.getloadavg())}
+    meta = {"loadavg": " ".join(f"{v:.2f}" for v in os.getloadavg()), "contend": args.contend}
     infonet = {}
     if "infonet" in methods:
-        infonet = {d: load_infonet(args.weights, d) for d in devices}
-        path = weights_file(infonet["cpu"], args.weights)
+        for d in devices:
+            for t in (thread_list if d == "cpu" else [thread_list[0]]):
+                label = "" if len(thread_list) == 1 else (
+                    f"{t} thread(s)" if t else f"torch default ({default_threads} threads)")
+                infonet[(d, label)] = load_infonet(args.weights, d, threads=t or default_threads)
+        path = weights_file(next(iter(infonet.values())), args.weights)
         meta["infonet_weights"], meta["infonet_weights_sha256"] = path, sha256_prefix(path)
 
     rows = []
-    for n in tqdm(ns, desc="N", unit="size"):
-        xs, ys = make_inputs(n)
-        rows += bench_timed(xs, ys, n, args.quick, "ksg" in methods, infonet, args.weights, extra)
-        if "mine" in methods:
-            for device in devices:
-                rows += bench_mine(device, xs, ys, n, args.quick, args.mine_steps)
+    with busy_neighbours(args.contend):
+        for n in tqdm(ns, desc="N", unit="size"):
+            xs, ys = make_inputs(n)
+            rows += bench_timed(xs, ys, n, args.quick, "ksg" in methods, infonet, args.weights, extra)
+            if "mine" in methods:
+                for device in devices:
+                    rows += bench_mine(device, xs, ys, n, args.quick, args.mine_steps)
 
     cli = argv if argv is not None else sys.argv[1:]
     meta.update({

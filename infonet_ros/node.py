@@ -385,6 +385,19 @@ class InfoNetEstimatorNode(Node):
                 f"stream '{name}' arrives at {stream['rate_hz']:.1f} Hz, slower than "
                 f'sample_rate_hz {self.config.sample_rate_hz}: it is interpolated, and '
                 'neighbouring samples of a window are not independent')
+        if stream.get('blended'):
+            problems.append('blended by resampling')
+            if not self._reported.get(f'{name}.blended'):
+                self._reported[f'{name}.blended'] = True
+                self.get_logger().warning(
+                    f"stream '{name}' changes completely from one sample to the next (lag-1 "
+                    f"autocorrelation {stream['lag1_autocorrelation']:.2f} at "
+                    f"{stream['suggested_sample_rate_hz']:.1f} Hz) and the "
+                    f'{self.config.sample_rate_hz:g} Hz timeline falls between its samples: '
+                    'its grid values blend independent samples, which lowers its MI with '
+                    'streams stamped at other times; set sample_rate_hz to '
+                    f"{stream['suggested_sample_rate_hz']:g} (its rate) or a divisor of it "
+                    '(README: choosing sample_rate_hz)')
         tied = self._tied.get(name)
         status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
         status.message = ', '.join(problems) or f"{stream['rate_hz']:.1f} Hz"

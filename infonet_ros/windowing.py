@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['DISCRETE_MAX_LEVELS', 'StreamAligner', 'Window', 'is_discrete', 'resample']
+__all__ = ['DISCRETE_MAX_LEVELS', 'StreamAligner', 'Window', 'blending', 'is_discrete', 'resample']
 
 DISCRETE_MAX_LEVELS = 32   # raw samples with at most this many distinct values, each
                            # value seen at least twice on average: a discrete stream
@@ -55,6 +55,33 @@ def is_discrete(values: np.ndarray) -> bool:
 
 
 SNAP_S = 1e-6   # a grid point this close to a sample (float rounding of epoch stamps) takes it
+BLEND_MAX_LAG1 = 0.2       # raw samples this uncorrelated from one to the next ...
+BLEND_MIN_OFF_GRID = 0.25  # ... with this share of grid points between two samples: blended
+
+
+def blending(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> tuple[bool, float, float]:
+    """Does linear interpolation onto ``grid`` blend independent samples of this stream?
+
+    Returns (blended, lag-1 autocorrelation of the raw samples, their rate in Hz). Blended:
+    the values change completely from one sample to the next (|lag-1 autocorrelation| <
+    ``BLEND_MAX_LAG1``) and more than ``BLEND_MIN_OFF_GRID`` of the grid points fall between
+    samples (further than 5 % of a sample period from both): such a grid value mixes two
+    independent samples, and the MI of the stream with its partners drops (measured: a
+    rho = 0.9 pair of 40 Hz white samples, 1.20 nats, read 0.36 through a 50 Hz timeline).
+    The cure is a timeline at the stream's own rate, or slower."""
+    n = len(vs)
+    if n < 16 or ts[-1] <= ts[0]:
+        return False, math.nan, math.nan
+    v = vs - vs.mean()
+    denom = float(v @ v)
+    if denom == 0.0:
+        return False, math.nan, math.nan
+    lag1 = float(v[1:] @ v[:-1]) / denom
+    rate = (n - 1) / float(ts[-1] - ts[0])
+    i = np.clip(np.searchsorted(ts, grid), 1, n - 1)
+    dist = np.minimum(np.abs(grid - ts[i - 1]), np.abs(ts[i] - grid))
+    off_grid = float(np.mean(dist > 0.05 / rate))
+    return abs(lag1) < BLEND_MAX_LAG1 and off_grid > BLEND_MIN_OFF_GRID, lag1, rate
 
 
 def resample(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray, discrete: bool) -> np.ndarray:
@@ -153,6 +180,9 @@ class _StreamStats:
         self.overflow = 0       # forgotten because the buffer hit max_samples
         self.errors = 0         # rejected upstream (e.g. field missing in a message)
         self.discrete = False   # the last window took nearest samples (see resample)
+        self.blended = False    # the last window blended independent samples (see blending)
+        self.lag1 = math.nan    # lag-1 autocorrelation of the raw samples of the last window
+        self.raw_rate = math.nan
         self.last_error = ''
         self.last_t: float | None = None                # newest stamp ever accepted
         self.last_received_wall: float | None = None   # time.monotonic() of the last add
@@ -324,9 +354,11 @@ class StreamAligner:
                 if gap > self.max_gap_s:
                     return (f"stream '{name}' has a {gap:.3f} s gap inside the window "
                             f'(max_gap_s {self.max_gap_s})')
-            discrete = is_discrete(vs)
-            self._stats[name].discrete = discrete
+            stats = self._stats[name]
+            stats.discrete = discrete = is_discrete(vs)
             data[:, k] = resample(grid, ts, vs, discrete)
+            if not discrete:
+                stats.blended, stats.lag1, stats.raw_rate = blending(grid, ts, vs)
         return Window(t=grid, data=data, t_start=float(grid[0]), t_end=float(grid[-1]))
 
     def diagnostics(self, now: float | None = None) -> dict:
@@ -360,6 +392,10 @@ class StreamAligner:
                     # slower than the grid: neighbouring grid values share samples
                     'upsampled': 0 < rate < 0.9 * self.sample_rate_hz,
                     'resampling': 'nearest (discrete)' if s.discrete else 'linear',
+                    'blended': s.blended and not s.discrete,
+                    'lag1_autocorrelation': s.lag1,
+                    'suggested_sample_rate_hz': (math.floor(s.raw_rate * 10) / 10
+                                                 if s.blended and not s.discrete else None),
                 }
             return {
                 'streams': streams,

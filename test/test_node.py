@@ -103,7 +103,7 @@ class OutputListener:
         rclpy.try_shutdown(context=self.context)
 
 
-def run_scenario(tmp_path, scenario, streams, params, n_windows=3):
+def run_scenario(tmp_path, scenario, streams, params, n_windows=3, publisher_args=()):
     """Node + publisher; returns (listener outputs, node log text, node exit code)."""
     domain = new_domain_id()
     env = {**os.environ, 'ROS_DOMAIN_ID': str(domain),
@@ -115,7 +115,8 @@ def run_scenario(tmp_path, scenario, streams, params, n_windows=3):
         with process(estimator_command() + ['--ros-args', '--params-file', str(config)],
                      env, node_log) as node, \
              process([sys.executable, str(PUBLISHER), '--scenario', scenario,
-                      '--rho', str(RHO), '--duration', str(TIMEOUT_S)], env, pub_log) as pub:
+                      '--rho', str(RHO), '--duration', str(TIMEOUT_S), *publisher_args],
+                     env, pub_log) as pub:
             procs = [(node, node_log), (pub, pub_log)]
             ok = listener.spin_until(
                 lambda: (len(listener.received['mi']) >= n_windows
@@ -245,6 +246,25 @@ def test_binary_contact_stream_is_not_linked_to_noise(tmp_path):
     values = [{kv.key: kv.value for kv in s.values} for s in contact]
     assert any(v['distinct_values'] == '2' for v in values), values
     assert any('tied: 2 distinct values' in s.message for s in contact)
+    assert code == 0 and 'Traceback' not in log, log[-3000:]
+
+
+@pytest.mark.slow
+def test_blending_of_white_streams_is_named_with_a_suggested_rate(tmp_path):
+    """White samples at 40 Hz on a 50 Hz timeline: the node names each blended stream once,
+    with its rate as the suggested sample_rate_hz, and flags it on /diagnostics."""
+    streams = {'accel_x': ('/test/imu', 'sensor_msgs/msg/Imu', 'linear_acceleration.x'),
+               'cmd_vx': ('/test/cmd_vel', 'geometry_msgs/msg/Twist', 'linear.x'),
+               'noise': ('/test/noise', 'std_msgs/msg/Float64', 'data')}
+    out, log, code = run_scenario(tmp_path, 'gaussian', streams,
+                                  {'window_size': 256, 'sample_rate_hz': 50.0}, n_windows=8,
+                                  publisher_args=['--rate', '40'])
+    for name in streams:
+        assert log.count(f"stream '{name}' changes completely from one sample") == 1, log[-3000:]
+    assert 'set sample_rate_hz to 39' in log or 'set sample_rate_hz to 40' in log, log[-3000:]
+    flagged = {s.name.rsplit(' ', 1)[-1] for d in out['diagnostics'] for s in d.status
+               if 'blended by resampling' in s.message}
+    assert flagged == set(streams), flagged
     assert code == 0 and 'Traceback' not in log, log[-3000:]
 
 

@@ -253,3 +253,39 @@ def test_discrete_stream_keeps_its_values_and_continuous_is_interpolated():
                                [0.0, 1.0, 3.0])
     np.testing.assert_allclose(resample(np.array([0.5, 1.5]), ts, np.array([0.0, 1.0, 3.0]), False),
                                [0.5, 2.0])
+
+
+def test_blending_of_fast_changing_streams_is_detected():
+    """White samples at 40 Hz on a 50 Hz timeline: grid values mix two independent samples.
+    Where the partner is stamped at other times (here 0.4 of a period later) the pair's MI
+    drops; the aligner flags both streams and suggests 40 Hz. A timeline on the stamps, or
+    a smooth stream, is not flagged."""
+    from infonet_ros.baselines import KSG
+
+    rng = np.random.default_rng(3)
+    n = 2400
+    t = 1000.0 + np.arange(n) / 40.0
+    x = rng.standard_normal(n)
+    y = 0.9 * x + math.sqrt(1 - 0.81) * rng.standard_normal(n)
+    smooth = np.zeros(n)
+    for k in range(1, n):
+        smooth[k] = 0.95 * smooth[k - 1] + rng.standard_normal()
+
+    def run(rate, y_delay):
+        aligner = StreamAligner(['x', 'y', 'smooth'], sample_rate_hz=rate, window_size=1000)
+        for k in range(n):
+            aligner.add('x', t[k], x[k])
+            aligner.add('y', t[k] + y_delay, y[k])
+            aligner.add('smooth', t[k], smooth[k])
+        return aligner.window(), aligner.diagnostics()['streams']
+
+    w50, d50 = run(50.0, 0.01)
+    assert d50['x']['blended'] and d50['y']['blended'] and not d50['smooth']['blended']
+    assert d50['x']['suggested_sample_rate_hz'] == pytest.approx(40.0, abs=0.1)
+    assert abs(d50['x']['lag1_autocorrelation']) < 0.1
+    assert d50['smooth']['suggested_sample_rate_hz'] is None
+    truth = -0.5 * math.log(1 - 0.81)
+    assert KSG().estimate(w50.data[:, 0], w50.data[:, 1]) < truth - 0.3
+    w40, d40 = run(40.0, 0.0)   # synchronous stamps, timeline on them
+    assert not any(d40[s]['blended'] for s in ('x', 'y', 'smooth'))
+    assert KSG().estimate(w40.data[:, 0], w40.data[:, 1]) == pytest.approx(truth, abs=0.1)
