@@ -1,8 +1,10 @@
 """The InfoNet network: a set of rank-normalised (u, v) points in, a G x G DV table out.
 
 Reading order: ``InfoNetConfig`` -> ``SwapLinear`` (the symmetry trick) -> ``Attention`` ->
-``LatentBlock`` -> ``InfoNet`` (``encode``: points -> latents, ``decode``: latents -> table,
-``forward``: cross-fitted Donsker-Varadhan readout).
+``LatentBlock`` -> ``InfoNet.reference_forward`` (the whole function, written plainly: one
+half-window at a time, per-point splats and lookups, un-fused layers) -> ``InfoNet.forward``
+(the same function as the batched, fused inference and training path: ``encode`` points ->
+latents, ``decode`` latents -> table, cross-fitted Donsker-Varadhan readout; tested equal).
 
 Design, and where it departs from the published InfoNet (docs/MODEL.md has the full story):
 
@@ -59,19 +61,20 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class InfoNetConfig:
-    """Every hyper-parameter of the network. Saved with the weights."""
+    """Every hyper-parameter of the network. Saved with the weights. The defaults are the
+    shipped network's (``InfoNetEstimator.pretrained().model.cfg == InfoNetConfig()``)."""
 
     grid_size: int = 32  # G: the DV table is G x G over the unit square
-    input_grid: int = 32  # H: positional lookup grid for the points' keys/values
-    n_latents: int = 32  # M: Perceiver latents per half-window
-    dim: int = 64  # d: token/latent width (two halves of d/2, see SwapLinear)
-    n_heads: int = 4  # attention heads (encoder, latent blocks and decoder)
-    n_layers: int = 2  # latent self-attention blocks
+    input_grid: int = 16  # H: positional lookup grid for the points' keys/values
+    n_latents: int = 12  # M: Perceiver latents per half-window
+    dim: int = 48  # d: token/latent width (two halves of d/2, see SwapLinear)
+    n_heads: int = 2  # attention heads (encoder, latent blocks and decoder)
+    n_layers: int = 1  # latent self-attention blocks
     n_freq: int = 16  # Fourier frequencies per coordinate
     mlp_ratio: int = 2
     decoder_bumps: bool = True  # Gaussian bump term in the decoder logits (see InfoNet.decode)
     histogram_skip: bool = True  # add a learned multiple of log(smoothed half-window histogram)
-    half_ranks: bool = True  # rank each half-window on its own (else: ranks over the whole window)
+    half_ranks: bool = False  # rank each half-window on its own (else: ranks over the whole window)
     format_version: int = FORMAT_VERSION
 
     # Upper bounds, far above any useful network, so that a config read from a file can never
@@ -659,3 +662,129 @@ class InfoNet(nn.Module):
         dv_on_a = mean_t[:, 1] - log_z[:, 1]  # T_B scored on A
         mi = (counts[:, 1] * dv_on_b + counts[:, 0] * dv_on_a) / n
         return {"mi": mi, "tables": tables, "in_a": in_a}
+
+    # -- the same function, written plainly ----------------------------------------------
+    def reference_forward(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``forward`` written as the model reads on paper: one point set and one half at a
+        time, per-point bilinear splats and lookups, un-fused layers, softmax attention. Slow;
+        it defines what ``forward`` computes and is tested equal to it (the fused path
+        rearranges the same algebra: constants cached, layer norms folded, one scatter for all
+        grids, table . histogram instead of per-point lookups). Same outputs as ``forward``."""
+        cfg = self.cfg
+        p, n, _ = u.shape
+        g, hg, nh, d = cfg.grid_size, cfg.input_grid, cfg.n_heads, cfg.dim
+        dh = d // nh
+        in_a = split_mask_reference(u)
+        tables, mi = [], []
+        for i in range(p):
+            halves = [u[i][in_a[i]], u[i][~in_a[i]]]  # A, B: [n_h, 2] each
+            if cfg.half_ranks:
+                halves = [torch.stack([_plain_ranks(h[:, 0]), _plain_ranks(h[:, 1])], -1) for h in halves]
+            ts = [self._reference_table(h) for h in halves]
+            dv = []
+            for t, other in ((ts[0], halves[1]), (ts[1], halves[0])):  # T_A on B, T_B on A
+                log_z = torch.logsumexp((t + self.log_w).flatten(), 0)
+                dv.append(_bilinear_lookup(t, other).mean() - log_z if len(other) else -log_z)
+            counts = [len(h) for h in halves]
+            mi.append((counts[1] * dv[0] + counts[0] * dv[1]) / n)
+            tables.append(torch.stack(ts))
+        return {"mi": torch.stack(mi), "tables": torch.stack(tables), "in_a": in_a}
+
+    def _reference_table(self, pts: torch.Tensor) -> torch.Tensor:
+        """The DV table [G, G] of one half-window's points [n_h, 2] (see reference_forward)."""
+        cfg = self.cfg
+        g, nh, d = cfg.grid_size, cfg.n_heads, cfg.dim
+        dh, count = d // nh, max(len(pts), 1)
+        heads = lambda x: split_heads(x[None], nh)[0]  # noqa: E731  [L, d] -> [nh, L, dh]
+        # encoder: the latents cross-attend to the points; a point's key and value are the
+        # bilinear interpolation of learned tokens on the H x H input grid, so attending to
+        # the points is attending to the grid nodes weighted by the points' splatted mass
+        mass = _bilinear_splat(pts, cfg.input_grid).flatten() / count  # [H*H]
+        tok = self.token_norm(self.embed2(F.gelu(self.embed(fourier_features(self.input_nodes, cfg.n_freq)))))
+        lat = torch.cat([self.latent, self.latent], -1)  # [M, d]
+        kr, vr = self.cross.kv_rows()
+        kv = self.cross.kv(tok)
+        q, k, v = heads(self.cross.q(self.cross_norm(lat))), heads(kv[:, kr]), heads(kv[:, vr])
+        w = mass * torch.exp(q @ k.transpose(-1, -2) / math.sqrt(dh))  # [nh, M, HH]
+        att = (w / w.sum(-1, keepdim=True)) @ v  # [nh, M, dh]
+        att = att.transpose(0, 1).reshape(-1, d)[:, torch.argsort(head_major(d, nh))]  # back to [a | b]
+        z = lat + self.cross.out(att)
+        z = z + torch.cat([self.size_embed, self.size_embed]) / math.log(1000.0) * math.log(count)
+        z = z + self.cross_mlp.proj(F.gelu(self.cross_mlp.fc(self.cross_mlp_norm(z))))
+        for blk in self.blocks:  # pre-norm transformer blocks over the latents
+            x = blk.norm1(z)
+            kv = blk.attn.kv(x)
+            kr, vr = blk.attn.kv_rows()
+            q, k, v = heads(blk.attn.q(x)), heads(kv[:, kr]), heads(kv[:, vr])
+            y = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), -1) @ v
+            z = z + blk.attn.out(y.transpose(0, 1).reshape(-1, d)[:, torch.argsort(head_major(d, nh))])
+            z = z + blk.mlp.proj(F.gelu(blk.mlp.fc(blk.norm2(z))))
+        # decoder: cell (u, v) attends over the latents with logits e(u).k + (S e(v)).k (+ bumps)
+        zn = self.dec_norm(z)
+        keys = heads(self.dec_k(zn))  # [nh, M, dh]
+        s = self.dec_v(zn[:, : d // 2] + zn[:, d // 2 :])  # [M, nh]: value scalar of each latent
+        e = self.axis_embed(fourier_features(self.axis_nodes, cfg.n_freq))  # [G, d]
+        se = torch.cat([e[:, d // 2 :], e[:, : d // 2]], -1)  # S e
+        alpha = heads(e) @ keys.transpose(-1, -2) / math.sqrt(dh)  # [nh, G, M]: the u axis
+        beta = heads(se) @ keys.transpose(-1, -2) / math.sqrt(dh)  # the v axis
+        if cfg.decoder_bumps:  # Gaussian bump -(t - c)^2 / 2 w^2 per latent, head and axis
+            bump = self.dec_bump(zn).view(-1, 2, 2, nh)  # [M, axis, (centre, log width), nh]
+            centre = torch.sigmoid(bump[:, :, 0])  # [M, 2, nh]
+            width = torch.exp(bump[:, :, 1].clamp(-6, 2) - 1.5) + 0.5 / g
+            t = self.axis_nodes  # [G, 1]
+            for axis, logit in ((0, alpha), (1, beta)):
+                c, wd = centre[:, axis].T[:, None], width[:, axis].T[:, None]  # [nh, 1, M]
+                logit += -((t - c) ** 2) / (2 * wd * wd)
+        logits = alpha[:, :, None, :] + beta[:, None, :, :]  # [nh, G(u), G(v), M]
+        table = (torch.softmax(logits, -1) * s.T[:, None, None, :]).sum(-1).sum(0) + self.dec_bias
+        if cfg.histogram_skip:  # + a * log(blurred half-window histogram + eps)
+            dens = _bilinear_splat(pts, g) / count * (g - 1) ** 2
+            kernel = torch.tensor([0.25, 0.5, 0.25], dtype=dens.dtype, device=dens.device)
+            for dim in (0, 1):  # 3-tap binomial blur along each axis, replicate borders
+                padded = torch.cat([dens.narrow(dim, 0, 1), dens, dens.narrow(dim, g - 1, 1)], dim)
+                dens = sum(kernel[j] * padded.narrow(dim, j, g) for j in range(3))
+            pooled = (z[:, : d // 2] + z[:, d // 2 :]).mean(0)
+            feats = torch.stack([torch.ones(()), torch.tensor(math.log(count) / math.log(1000.0))]).to(z)
+            coef = self.skip @ feats + self.skip_gate(pooled)
+            table = table + F.softplus(coef[0]) * torch.log(dens + torch.exp(coef[1].clamp(-8, 4)))
+        return table
+
+
+def _bilinear_splat(pts: torch.Tensor, g: int) -> torch.Tensor:
+    """Points [n, 2] in [0, 1]^2 -> [G, G] bilinear histogram on the grid nodes (row x, column y):
+    each point gives its four corner nodes the weights (1 - fx or fx) * (1 - fy or fy)."""
+    out = torch.zeros(g, g, dtype=pts.dtype, device=pts.device)
+    pos = pts.clamp(0, 1) * (g - 1)
+    i0 = pos.floor().clamp(max=g - 2)
+    f = pos - i0
+    i0 = i0.long()
+    for dx in (0, 1):
+        for dy in (0, 1):
+            wx = f[:, 0] if dx else 1 - f[:, 0]
+            wy = f[:, 1] if dy else 1 - f[:, 1]
+            out.index_put_((i0[:, 0] + dx, i0[:, 1] + dy), wx * wy, accumulate=True)
+    return out
+
+
+def _bilinear_lookup(table: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+    """A [G, G] node table, bilinearly interpolated at points [n, 2] in [0, 1]^2 -> [n]."""
+    g = table.shape[0]
+    pos = pts.clamp(0, 1) * (g - 1)
+    i0 = pos.floor().clamp(max=g - 2)
+    f = pos - i0
+    i0 = i0.long()
+    out = torch.zeros(len(pts), dtype=table.dtype, device=table.device)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            wx = f[:, 0] if dx else 1 - f[:, 0]
+            wy = f[:, 1] if dy else 1 - f[:, 1]
+            out = out + wx * wy * table[i0[:, 0] + dx, i0[:, 1] + dy]
+    return out
+
+
+def _plain_ranks(x: torch.Tensor) -> torch.Tensor:
+    """(r - 1/2) / n with r the rank in x, ties averaged (scipy's rankdata convention)."""
+    n = len(x)
+    below = (x[None, :] < x[:, None]).sum(1).to(x.dtype)
+    same = (x[None, :] == x[:, None]).sum(1).to(x.dtype)
+    return (below + 0.5 * (same + 1) - 0.5) / max(n, 1)

@@ -334,3 +334,34 @@ def test_threads_setting_is_applied_per_call_and_restored():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="threads"):
             InfoNetEstimator.pretrained(device="cpu", threads=bad)
+
+
+@pytest.mark.parametrize("cfg", [
+    InfoNetConfig(),                                                   # the shipped network
+    InfoNetConfig(n_layers=2, n_heads=4, dim=64, half_ranks=True, grid_size=24, input_grid=12),
+    InfoNetConfig(decoder_bumps=False, histogram_skip=False, n_latents=5),
+], ids=["shipped", "wide-half-ranks", "plain-decoder"])
+def test_reference_forward_equals_the_fused_forward(cfg):
+    """model.py's plain reference (one half-window at a time, per-point splats and lookups,
+    un-fused layers) defines the function; the fused batched path must compute the same."""
+    torch.manual_seed(0)
+    model = InfoNet(cfg).double().eval()
+    with torch.no_grad():   # non-trivial weights everywhere (zero-initialised gates included)
+        for prm in model.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 257))
+    y = 0.8 * x + rng.standard_normal((3, 257))
+    y[2] = np.round(y[2])                       # a row with (averaged) ties
+    from infonet_ros.copula import rank_transform_numpy
+    u = torch.from_numpy(np.stack([rank_transform_numpy(x), rank_transform_numpy(y)], -1)).double()
+    with torch.no_grad():
+        fused, ref = model(u), model.reference_forward(u)
+    torch.testing.assert_close(fused["in_a"], ref["in_a"])
+    torch.testing.assert_close(fused["tables"], ref["tables"], atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(fused["mi"], ref["mi"], atol=1e-9, rtol=1e-9)
+    assert ref["mi"].abs().max() > 1e-3
+
+
+def test_config_defaults_are_the_shipped_network():
+    assert InfoNetEstimator.pretrained(device="cpu").model.cfg == InfoNetConfig()
