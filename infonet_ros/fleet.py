@@ -341,14 +341,22 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         finally:
             client.close()
         return
+    import dask
+
     n = workers or default_workers()
+    # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes
+    # tune_malloc() a no-op there (the user's setting wins) and hands InfoNet's temporaries
+    # back to the kernel after every call (runtime.py); keep their thread limits, not that.
+    environ = {k: v for k, v in dask.config.get('distributed.nanny.pre-spawn-environ').items()
+               if k != 'MALLOC_TRIM_THRESHOLD_'}
     # One thread per worker: the estimator runs with the config's torch_threads (default 1),
     # a process per core is what scales. No dashboard and loopback only: nothing listens
     # off this machine.
-    cluster = distributed.LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1',
-        protocol='tcp', dashboard_address=None, worker_dashboard_address=None,
-        silence_logs=logging.CRITICAL)   # a failed bag is reported once, by the driver
+    with dask.config.set({'distributed.nanny.pre-spawn-environ': environ}):
+        cluster = distributed.LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1',
+            protocol='tcp', dashboard_address=None, worker_dashboard_address=None,
+            silence_logs=logging.CRITICAL)   # a failed bag is reported once, by the driver
     try:
         with distributed.Client(cluster) as client:
             yield client

@@ -1,6 +1,6 @@
 """Fleet evaluation (infonet_ros/fleet.py, fleet_report.py): real bags, real Dask clusters.
 
-Six demo bags (20 s, 50 Hz commands; cmd_vx -> accel_x coupled with rho = 0.8 all along,
+Six demo bags (16 s, 50 Hz commands; cmd_vx -> accel_x coupled with rho = 0.8 all along,
 0.51 nats) differ only in their seeds, except run_3, where the coupling is weakened on
 purpose to rho = 0.3 (0.05 nats; a loose IMU mount). The parameters watch the command's
 couplings and two independent pairs (accel_x : wheel_vel also follows rho, so it is not
@@ -24,6 +24,7 @@ from infonet_ros.fleet import config_sha256, content_sha256, find_bags, is_singl
 from infonet_ros.streams import PipelineConfig
 
 WEAK = 'run_3'
+DURATION = 16.0
 PAIRS = ['cmd_vx:accel_x', 'cmd_vx:wheel_vel', 'cmd_vx:battery', 'wheel_vel:battery']
 PARAMS = """/**/infonet_estimator:
   ros__parameters:
@@ -54,7 +55,8 @@ def fleet(tmp_path_factory):
     for i in range(6):
         rho = 0.3 if f'run_{i}' == WEAK else 0.8
         write_demo_bag(root / 'bags' / f'run_{i}', DemoScenario(
-            duration_s=20.0, cmd_rate_hz=50.0, couplings=[(0.0, 20.0, rho)], seed=100 + i),
+            duration_s=DURATION, cmd_rate_hz=50.0, couplings=[(0.0, DURATION, rho)],
+            seed=100 + i),
             storage='sqlite3' if i == 1 else 'mcap')
     (root / 'bags' / 'ground_truth.json').unlink()   # one per bag was written; not a bag
     return root, write_params(root / 'params.yaml')
@@ -98,7 +100,7 @@ def test_weakened_coupling_flags_exactly_that_bag_and_pair(sequential):
     assert o['direction'] == 'lower' and o['robust_z'] < -10
     assert o['median_mi'] < 0.15 and o['fleet_median_mi'] == pytest.approx(0.51, abs=0.08)
     # The weakening lasts the whole bag: the span covers (nearly) all of its windows.
-    assert o['windows'] >= 0.9 * o['of_windows'] and o['span_rel_s'][1] > 19.0
+    assert o['windows'] >= 0.9 * o['of_windows'] and o['span_rel_s'][1] > DURATION - 1
     rows = csv_rows(out / 'fleet.csv')
     assert len(rows) == 6 * len(PAIRS)
     assert [(Path(r['folder']).name, f"{r['first']}:{r['second']}") for r in rows
