@@ -12,8 +12,9 @@ How a bag travels::
       --FleetIndex (fleet_index.json)--> finished in an earlier run with this key: skipped
       --engine: one task per bag--> evaluate_task, on a worker: bag_eval.evaluate_bag,
                                     the node's pipeline (offline = live, by construction)
-      --results stream back as they finish--> bags/<name>/ (report.write_report, the
-                                    single-bag report) and fleet_index.json, after every bag
+      --> bags/<name>/: report.write_report, the single-bag report, written by the task
+          where its machine sees --out (in-process, LocalCluster), else by the driver
+      --results stream back as they finish--> fleet_index.json, updated after every bag
     all finished bags of the selection --fleet_report--> fleet.csv, fleet.md, fleet.json, plots
 
 Engines: the default is a Dask ``LocalCluster`` of worker processes (one per core, one
@@ -273,11 +274,14 @@ def folder_names(bags: Sequence[Path], index: FleetIndex) -> dict[Path, str]:
 
 # --- the task: one bag, the node's pipeline ---------------------------------------------------
 
-def evaluate_task(bag: str, config, compare: Sequence[str], batch_windows: int):
+def evaluate_task(bag: str, config, compare: Sequence[str], batch_windows: int,
+                  folder: str | None = None, plots: bool = True):
     """Evaluate one bag exactly as ``bag_eval BAG`` does; runs on a worker (or in-process).
 
-    Returns ``(BagEvaluation, where, seconds)``: ``where`` the worker's address or
-    'in-process', ``seconds`` the task's wall time there.
+    With ``folder`` the task also writes the bag's report there (where the worker sees the
+    output directory: a LocalCluster, in-process) and returns no evaluation; else the driver
+    writes it. Returns ``(BagEvaluation or None, where, seconds)``: ``where`` the worker's
+    address or 'in-process', ``seconds`` the task's wall time there.
     Raises BagError / ValueError / OSError on a bad bag (the driver reports it by name).
     """
     from infonet_ros import report
@@ -294,6 +298,9 @@ def evaluate_task(bag: str, config, compare: Sequence[str], batch_windows: int):
         raise BagError(f"no window could be evaluated in bag '{bag}' "
                        f'({ev.bag_end_s - ev.bag_start_s:.1f} s long; a window spans '
                        f'{config.window_span_s:.1f} s){why}')
+    if folder is not None:
+        report.write_report(ev, folder, plots=plots)
+        ev = None
     return ev, _where(), time.perf_counter() - start
 
 
@@ -373,24 +380,27 @@ def engine_addresses(client) -> dict:
             'nanny_addresses': sorted(w['nanny'] for w in workers.values() if w.get('nanny'))}
 
 
-def _run_in_process(jobs, config, compare, batch_windows) -> Iterator[tuple]:
-    """``(bag, evaluation or None, exception or None, where, task seconds)`` per bag."""
-    for bag in jobs:
+def _run_in_process(jobs, config, compare, batch_windows, plots) -> Iterator[tuple]:
+    """``(bag, evaluation or None, exception or None, where, task seconds)`` per
+    ``(bag, folder)`` job, folder None: the driver writes the report."""
+    for bag, folder in jobs:
         start = time.perf_counter()
         try:
-            ev, where, seconds = evaluate_task(str(bag), config, compare, batch_windows)
+            ev, where, seconds = evaluate_task(str(bag), config, compare, batch_windows,
+                                               folder, plots)
         except Exception as exc:   # noqa: BLE001 - a bad bag must not stop the others
             yield bag, None, exc, 'in-process', time.perf_counter() - start
         else:
             yield bag, ev, None, where, seconds
 
 
-def _run_on_dask(client, jobs, config, compare, batch_windows) -> Iterator[tuple]:
+def _run_on_dask(client, jobs, config, compare, batch_windows, plots) -> Iterator[tuple]:
     """As _run_in_process, one task per bag, yielded as they finish (any order)."""
     distributed = _import_distributed()
     futures = {}
-    for bag in jobs:
+    for bag, folder in jobs:
         future = client.submit(evaluate_task, str(bag), config, list(compare), batch_windows,
+                               folder, plots,
                                key=f'bag_eval-{bag.name}-{uuid.uuid4().hex[:12]}')
         futures[future] = bag
     for future in distributed.as_completed(futures):
@@ -487,19 +497,24 @@ def run_fleet(bags: Sequence[Path], config, out, *, compare: Sequence[str] = (),
         if o.status == 'failed':
             log(f'bag_eval: error: {o.error}')
 
+    # Reports are written where the bag was evaluated when that machine sees --out (this
+    # one: in-process, LocalCluster), so the driver is no bottleneck; a remote cluster's
+    # workers may not see it: they send the evaluation back and the driver writes.
+    on_worker = scheduler is None
+    jobs = [(bag, str((out / folders[bag]).resolve()) if on_worker else None) for bag in jobs]
     engine = {'kind': 'none (every bag already done)', 'workers': 0}
     with contextlib.ExitStack() as stack:
         if not jobs:
             results = iter(())
         elif workers == 0:
             engine = {'kind': 'in-process', 'workers': 1}
-            results = _run_in_process(jobs, config, compare, batch_windows)
+            results = _run_in_process(jobs, config, compare, batch_windows, plots)
         else:
             client = stack.enter_context(dask_client(scheduler, workers))
             addresses = engine_addresses(client)
             engine = {'kind': f'dask scheduler {scheduler}' if scheduler else 'dask LocalCluster',
                       'workers': len(addresses['worker_addresses']), **addresses}
-            results = _run_on_dask(client, jobs, config, compare, batch_windows)
+            results = _run_on_dask(client, jobs, config, compare, batch_windows, plots)
         skipped = len(bags) - len(jobs)
         with tqdm(total=len(bags), initial=skipped, desc='bag_eval fleet', unit='bag',
                   disable=not progress, dynamic_ncols=True) as bar:
@@ -512,7 +527,8 @@ def run_fleet(bags: Sequence[Path], config, out, *, compare: Sequence[str] = (),
                                  wall_s=task_wall)
                     log(f'bag_eval: error: {o.error}')
                 else:
-                    report.write_report(ev, out / folders[bag], plots=plots)
+                    if ev is not None:
+                        report.write_report(ev, out / folders[bag], plots=plots)
                     o = BagOutcome(str(bag), 'done', folders[bag], '', where, task_wall)
                     index.record(keys[bag], status='done', folder=folders[bag], error='',
                                  worker=where, wall_s=task_wall)
