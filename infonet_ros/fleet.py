@@ -94,8 +94,12 @@ def is_single_bag(spec: str) -> bool:
         return not any(c in spec for c in GLOB_CHARS)
     if path.is_file() or _is_bag_dir(path):
         return True
-    top = [p for p in path.iterdir() if p.is_file() and p.suffix in BAG_SUFFIXES]
-    return len(top) == 1 and not any(_is_bag_dir(p) for p in path.iterdir())
+    try:
+        children = list(path.iterdir())
+    except OSError:
+        return True          # unreadable: the single-bag path names the problem
+    top = [p for p in children if p.is_file() and p.suffix in BAG_SUFFIXES]
+    return len(top) == 1 and not any(_is_bag_dir(p) for p in children)
 
 
 def find_bags(specs: Sequence[str]) -> list[Path]:
