@@ -59,6 +59,7 @@ setup(
         'matplotlib>=3.5',
         'rosbags>=0.10.10',  # Stores.ROS2_KILTED
     ],
-    extras_require={'test': ['pytest']},
+    # fleet: bag_eval over many bags on a Dask cluster (infonet_ros/fleet.py)
+    extras_require={'test': ['pytest'], 'fleet': ['dask[distributed]>=2024.1']},
     entry_points={'console_scripts': CONSOLE_SCRIPTS},
 )

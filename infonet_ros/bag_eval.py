@@ -2,6 +2,7 @@
 
     bag_eval BAG --config PARAMS.yaml --out DIR [--compare ksg]
     ros2 run infonet_ros bag_eval BAG --config PARAMS.yaml --out DIR
+    bag_eval BAG [BAG ...] | DIR | GLOB --config PARAMS.yaml --out DIR   # a fleet: fleet.py
 
 The same parameters file as the node, and the same code: StreamExtractor (header stamp,
 else the bag's log time, as the node uses the receive time) -> StreamAligner -> MIPipeline.
@@ -307,8 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog='bag_eval',
         description='Mutual information between the streams of a rosbag2 bag (sqlite3 or '
                     'mcap), offline, with the estimator node\'s parameters and pipeline.')
-    parser.add_argument('bag', help='rosbag2 bag: a directory with metadata.yaml, or a '
-                                    '.mcap / .db3 file')
+    parser.add_argument('bag', nargs='+', metavar='BAG',
+                        help='rosbag2 bag: a directory with metadata.yaml, or a .mcap / .db3 '
+                             'file; several bags, a directory of bags or a glob pattern '
+                             'evaluate a fleet (see --workers, --scheduler)')
     parser.add_argument('--config', required=True, metavar='PARAMS.yaml',
                         help="the estimator node's parameters file (config/estimator.yaml)")
     parser.add_argument('--out', required=True, metavar='DIR', help='report directory')
@@ -327,6 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
     parser.add_argument('-q', '--quiet', action='store_true',
                         help='no progress bar, no summary on stdout')
+    fleet = parser.add_argument_group('several bags (a fleet; pip install infonet_ros[fleet])')
+    fleet.add_argument('--workers', type=int, metavar='N',
+                       help='Dask LocalCluster worker processes on 127.0.0.1 (default: one '
+                            'per core); 0 = one bag after another in this process, no Dask')
+    fleet.add_argument('--scheduler', metavar='ADDR',
+                       help='an existing Dask cluster instead, e.g. tcp://HOST:8786')
+    fleet.add_argument('--outlier-z', type=float, metavar='Z',
+                       help='robust z-score beyond which a bag is an outlier (default 3.5)')
+    fleet.add_argument('--outlier-min-delta', type=float, metavar='NATS',
+                       help='smallest departure from the fleet median flagged (default 0.05)')
     return parser
 
 
@@ -364,6 +377,10 @@ def run(args) -> BagEvaluation:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     tune_malloc()
+    from infonet_ros import fleet
+    if len(args.bag) > 1 or not fleet.is_single_bag(args.bag[0]):
+        return fleet.main(args)
+    args.bag = args.bag[0]
     try:
         ev = run(args)
     except (BagError, ValueError, FileNotFoundError, OSError) as exc:
