@@ -253,7 +253,7 @@ GOOD = {'a': ('/test/a', 'std_msgs/msg/Float64', 'data'),
 
 
 @pytest.mark.parametrize('streams,params,words', [
-    (GOOD, {'window_size': 4}, ["'window_size'", '>= 16']),
+    (GOOD, {'window_size': 4}, ["'window_size'", '[32, 100000]']),
     (GOOD, {'pairs': '["a:nope"]'}, ["'pairs'", "'nope'"]),
     (GOOD, {'windowsize': 5}, ["unknown parameter 'windowsize'"]),
     (GOOD, {'stream_names': 'a'}, ["'stream_names'"]),
