@@ -28,6 +28,7 @@ __all__ = [
     'StreamExtractor',
     'StreamSpec',
     'apply_changes',
+    'check_change',
     'compile_field_path',
     'import_message_type',
     'message_stamp',
@@ -384,17 +385,22 @@ def apply_changes(params: Mapping[str, Any], changes: Mapping[str, Any]
     naming the parameter and the reason; ``params`` is left as it was.
     """
     for name, value in changes.items():
-        spec = PARAMETERS.get(name)
-        if spec is None and name.startswith('streams.'):
-            spec = ParameterSpec(name, '')
-        if spec is None:
-            raise ValueError(f"unknown parameter '{name}'")
-        if not spec.runtime:
-            raise ValueError(f"parameter '{name}' is read-only while the node runs: restart "
-                             'the node to change it')
-        spec.check(value)
+        check_change(name, value)
     merged = {**params, **changes}
     return PipelineConfig.from_params(merged), merged
+
+
+def check_change(name: str, value: Any) -> Any:
+    """One run-time change on its own (type, range, not read-only); the checked value."""
+    spec = PARAMETERS.get(name)
+    if spec is None and name.startswith('streams.'):
+        spec = ParameterSpec(name, '')
+    if spec is None:
+        raise ValueError(f"unknown parameter '{name}'")
+    if not spec.runtime:
+        raise ValueError(f"parameter '{name}' is read-only while the node runs: restart "
+                         'the node to change it')
+    return spec.check(value)
 
 def _merge_section(doc: dict, key: str, merged: dict, path: Path) -> bool:
     section = doc.get(key)
