@@ -369,6 +369,8 @@ class _EstimatorNode:
         self._lost[topic] = int(event.total_count)
 
     def listener_callback(self, topic, msg, receive_time=None):
+        if topic not in self._subscriptions_by_topic:
+            return   # queued before deactivate (the EventsExecutor still delivers it)
         if topic in self._first_message:
             self._first_message.discard(topic)
             self.get_logger().debug(f'first message on {topic}')
@@ -453,6 +455,8 @@ class _EstimatorNode:
     # --- evaluation -------------------------------------------------------------------
 
     def timer_callback(self):
+        if self._worker is None:
+            return   # a tick queued before deactivate
         now = self.get_clock().now().nanoseconds * 1e-9
         if self._last_tick is not None:
             if now < self._last_tick - 1.0:
@@ -530,6 +534,8 @@ class _EstimatorNode:
     # --- diagnostics ------------------------------------------------------------------
 
     def diagnostics_callback(self):
+        if self.diagnostics_timer is None:
+            return   # a tick queued before deactivate
         diag = self.aligner.diagnostics()
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()

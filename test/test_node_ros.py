@@ -386,6 +386,41 @@ def test_managed_node_refuses_a_bad_configuration(tmp_path):
         rclpy.try_shutdown(context=context)
 
 
+def test_callbacks_queued_before_deactivate_are_dropped(tmp_path):
+    """The EventsExecutor can still deliver a message or a timer tick that was queued when
+    deactivate (and then cleanup) ran; the node drops them instead of failing."""
+    from std_msgs.msg import Float64
+
+    from infonet_ros.baselines import KSG
+    from infonet_ros.node import ManagedInfoNetEstimatorNode
+
+    config = write_params(tmp_path / 'params.yaml', GOOD, estimator='ksg')
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context, domain_id=new_domain_id(),
+               signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        node = ManagedInfoNetEstimatorNode(
+            estimator=KSG(), context=context,
+            cli_args=['--ros-args', '--params-file', str(config)])
+        try:
+            state = State(id=State.PRIMARY_STATE_UNCONFIGURED, label='unconfigured')
+            assert node.on_configure(state).name == 'SUCCESS'
+            assert node.on_activate(state).name == 'SUCCESS'
+            node.listener_callback('/test/a', Float64(data=1.0))
+            assert node.aligner.diagnostics()['streams']['a']['count'] == 1
+            assert node.on_deactivate(state).name == 'SUCCESS'
+            node.listener_callback('/test/a', Float64(data=2.0))      # dropped
+            assert node.aligner.diagnostics()['streams']['a']['count'] == 1
+            assert node.on_cleanup(state).name == 'SUCCESS'
+            node.listener_callback('/test/a', Float64(data=3.0))      # dropped, no error
+            node.timer_callback()
+            node.diagnostics_callback()
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
 def test_diagnostics_are_named_by_the_fully_qualified_node_name(tmp_path):
     """Item 4: two instances in /robot1 and /robot2 publish distinct status names on
     /diagnostics (in this process: both nodes and a listener in one context)."""
