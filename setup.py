@@ -26,7 +26,8 @@ _version = re.search(r'<version>\s*([^<\s]+)\s*</version>',
 # Also the executables CMakeLists.txt installs into lib/infonet_ros (kept in step by
 # test/test_package.py).
 CONSOLE_SCRIPTS = [
-    'estimator = infonet_ros.node:main',
+    'infonet_estimator = infonet_ros.node:main',
+    'estimator = infonet_ros.node:main',   # the older name of infonet_estimator
     'bag_eval = infonet_ros.bag_eval:main',
     'bag_replay = infonet_ros.bag_replay:main',
     'infonet_train = infonet_ros.train:main',

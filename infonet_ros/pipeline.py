@@ -7,6 +7,10 @@ This is how a sample travels (live and offline alike)::
 
 The estimator is any object with ``estimate_pairs(data [N, K], pairs) -> [P]`` (InfoNet:
 one batched forward pass) or ``estimate_batch(xs [P, N], ys [P, N]) -> [P]``.
+
+On demand (the node's ``~/estimate`` service), ``MIPipeline.estimate_arrays`` takes two
+samples the caller holds and ``estimate_window_pairs`` named stream pairs of a window; a
+bad request raises ``RequestError`` saying what to fix.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from infonet_ros.graph import threshold_edges
-from infonet_ros.streams import PipelineConfig
+from infonet_ros.streams import MIN_WINDOW_SIZE, PipelineConfig, parse_pairs
 from infonet_ros.windowing import Window
 
-__all__ = ['LatestOnlyWorker', 'MIPipeline', 'WindowResult', 'make_estimator', 'tied_streams',
-           'window_schedule']
+__all__ = ['EstimateResult', 'LatestOnlyWorker', 'MIPipeline', 'RequestError', 'WindowResult',
+           'make_estimator', 'tied_streams', 'window_schedule']
+
+MAX_REQUEST_SAMPLES = 100_000   # x/y of one ~/estimate request (bounds its time and memory)
 
 
 @dataclass
@@ -46,6 +52,29 @@ class WindowResult:
     # streams with few distinct values in this window (binary, quantised, saturated):
     # name -> (distinct values, share of the most common value); see ``tied_streams``
     tied: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+class RequestError(ValueError):
+    """An on-demand request that cannot be answered; the message says what to fix."""
+
+
+@dataclass
+class EstimateResult:
+    """Answer to an on-demand request; arrays are ``[P]`` in request order (nats).
+
+    ``mi_low``/``mi_high`` bound ``mi``; they are NaN until the estimator provides
+    calibrated intervals. ``p_value`` is NaN unless ``permutations > 0``.
+    """
+
+    pairs: list[str]               # 'a:b' per estimate ('x:y' for two arrays)
+    mi: np.ndarray
+    mi_low: np.ndarray
+    mi_high: np.ndarray
+    p_value: np.ndarray
+    window_size: int               # N
+    method: str
+    t_start: float | None = None   # window of a pairs request (stream time, s)
+    t_end: float | None = None
 
 
 TIED_MAX_LEVELS = 32     # a stream with at most this many distinct values in a window ...
@@ -104,10 +133,17 @@ class MIPipeline:
         self.method = _method_name(self.estimator, config)
         self.device = str(getattr(self.estimator, 'device', 'cpu'))
         self._rng = np.random.default_rng(0)
+        # The live node evaluates windows on one thread and answers ~/estimate requests on
+        # another; the estimator (and the permutation RNG) is not thread-safe.
+        self._lock = threading.Lock()
 
-    def evaluate(self, window: Window) -> WindowResult:
-        """MI of every configured pair of ``window`` (one batched estimator call)."""
-        cfg = self.config
+    def evaluate(self, window: Window, config: PipelineConfig | None = None) -> WindowResult:
+        """MI of every configured pair of ``window`` (one batched estimator call).
+
+        ``config`` (default ``self.config``) may differ in its run-time settings (pairs,
+        threshold, permutations), as after a parameter change of the live node.
+        """
+        cfg = self.config if config is None else config
         data = np.asarray(window.data, dtype=np.float64)
         n, k = data.shape
         if k != len(cfg.stream_names):
@@ -116,22 +152,13 @@ class MIPipeline:
         notes: list[str] = []
 
         start = time.perf_counter()
-        mi = self._estimate(data, pairs)
-        # Constant streams carry no information; say so instead of trusting the estimator.
-        constant = np.ptp(data, axis=0) == 0
+        mi, p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations)
         for c in np.flatnonzero(constant):
             notes.append(f"stream '{cfg.stream_names[c]}' is constant over the window")
-        for p, (i, j) in enumerate(pairs):
-            if constant[i] or constant[j]:
-                mi[p] = 0.0
         bad = ~np.isfinite(mi)
         for p in np.flatnonzero(bad):
             a, b = cfg.pair_names[p]
             notes.append(f"estimator returned {mi[p]} for pair '{a}:{b}'")
-        p_value = np.full(len(pairs), np.nan)
-        if cfg.permutations > 0:
-            p_value = self._permutation_p_values(data, pairs, mi, cfg.permutations)
-            p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
         latency = time.perf_counter() - start
 
         edges = [(i, j, w, float(p_value[pairs.index((i, j))]))
@@ -142,6 +169,58 @@ class MIPipeline:
             streams=list(cfg.stream_names), pairs=pairs, mi=mi, p_value=p_value,
             edges=edges, method=self.method, latency_s=latency, device=self.device,
             notes=notes, tied=tied_streams(data, list(cfg.stream_names)))
+
+    def estimate_arrays(self, x, y) -> EstimateResult:
+        """MI of two samples the caller holds (equal length N >= 32, finite)."""
+        data = _request_arrays(x, y)
+        mi, p_value, _ = self._mi_and_p_values(data, [(0, 1)], self.config.permutations)
+        return self._result(['x:y'], mi, p_value, len(data))
+
+    def estimate_window_pairs(self, window: Window | None, pairs,
+                              config: PipelineConfig | None = None,
+                              why_no_window: str = '') -> EstimateResult:
+        """MI of ``'a:b'`` stream pairs (names from ``stream_names``) of ``window``.
+
+        ``window`` None (the streams do not cover a window yet) is a RequestError that
+        carries ``why_no_window``.
+        """
+        cfg = self.config if config is None else config
+        if isinstance(pairs, str) or not all(isinstance(p, str) for p in pairs):
+            raise RequestError(f"pairs must be 'a:b' strings, got {pairs!r}")
+        try:
+            index_pairs = parse_pairs(list(pairs), cfg.stream_names, what='request pairs')
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+        if window is None:
+            raise RequestError('no window yet' + (f': {why_no_window}' if why_no_window
+                                                  else ''))
+        data = np.asarray(window.data, dtype=np.float64)
+        mi, p_value, _ = self._mi_and_p_values(data, index_pairs, cfg.permutations)
+        names = [f'{cfg.stream_names[i]}:{cfg.stream_names[j]}' for i, j in index_pairs]
+        return self._result(names, mi, p_value, len(data), window.t_start, window.t_end)
+
+    def _result(self, names, mi, p_value, n, t_start=None, t_end=None) -> EstimateResult:
+        nan = np.full(len(names), np.nan)
+        return EstimateResult(pairs=names, mi=mi, mi_low=nan, mi_high=nan.copy(),
+                              p_value=p_value, window_size=n, method=self.method,
+                              t_start=t_start, t_end=t_end)
+
+    def _mi_and_p_values(self, data: np.ndarray, pairs: list[tuple[int, int]],
+                         permutations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(MI [P], p-values [P], constant-column mask [K]) of ``pairs`` of ``data``."""
+        with self._lock:
+            mi = self._estimate(data, pairs)
+            # Constant streams carry no information; say so instead of trusting the
+            # estimator.
+            constant = np.ptp(data, axis=0) == 0
+            for p, (i, j) in enumerate(pairs):
+                if constant[i] or constant[j]:
+                    mi[p] = 0.0
+            p_value = np.full(len(pairs), np.nan)
+            if permutations > 0:
+                p_value = self._permutation_p_values(data, pairs, mi, permutations)
+                p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
+        return mi, p_value, constant
 
     def _estimate(self, data: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
         if hasattr(self.estimator, 'estimate_pairs'):
@@ -242,6 +321,31 @@ class LatestOnlyWorker:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+
+def _request_arrays(x, y) -> np.ndarray:
+    """x, y of a request -> data [N, 2]; RequestError naming what is wrong."""
+    arrays = []
+    for name, a in (('x', x), ('y', y)):
+        try:
+            arr = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f'{name} must be a list of numbers: {exc}') from None
+        if arr.ndim != 1:
+            raise RequestError(f'{name} must be one-dimensional, got shape {arr.shape}')
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if len(bad):
+            raise RequestError(f'{name} has {len(bad)} NaN/Inf value(s), the first at index '
+                               f'{bad[0]}; x and y must be finite')
+        arrays.append(arr)
+    x, y = arrays
+    if len(x) != len(y):
+        raise RequestError(f'x and y must have the same length (paired samples), got '
+                           f'{len(x)} and {len(y)}')
+    if not MIN_WINDOW_SIZE <= len(x) <= MAX_REQUEST_SAMPLES:
+        raise RequestError(f'x and y need {MIN_WINDOW_SIZE} to {MAX_REQUEST_SAMPLES} samples '
+                           f'each, got {len(x)}')
+    return np.stack([x, y], axis=1)
 
 
 def window_schedule(t0: float, t1: float, publish_rate_hz: float) -> np.ndarray:

@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    'PARAMETERS',
     'FieldExtractionError',
+    'ParameterSpec',
     'PipelineConfig',
     'StreamExtractor',
     'StreamSpec',
+    'apply_changes',
+    'check_change',
     'compile_field_path',
     'import_message_type',
     'message_stamp',
@@ -33,6 +37,8 @@ __all__ = [
 
 NODE_NAME = 'infonet_estimator'
 ESTIMATORS = ('infonet', 'ksg')
+MIN_WINDOW_SIZE = 32   # the estimators' minimum sample count (estimator.MIN_SAMPLES)
+LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
 # Parameters every rclpy node may carry; accepted and ignored by PipelineConfig.
 ROS_BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 
@@ -107,6 +113,9 @@ class PipelineConfig:
         stream_keys = {k for k in flat if k.startswith('streams.')}
         known = {f.name for f in fields(cls)} - {'streams'}
         for key in sorted(set(flat) - stream_keys):
+            if key in NODE_ONLY_PARAMETERS:
+                PARAMETERS[key].check(flat[key])
+                continue
             if key in known or key in ROS_BUILTIN_PARAMETERS or key.startswith('qos_overrides.'):
                 continue
             raise ValueError(
@@ -194,23 +203,14 @@ class PipelineConfig:
                 raise ValueError(f"parameter '{name}' must be {what}, "
                                  f'got {getattr(self, name)!r}')
 
-        need(self.window_size >= 16, 'window_size', 'an integer >= 16')
-        need(self.window_size <= MAX_WINDOW_SIZE, 'window_size',
-             f'at most {MAX_WINDOW_SIZE} samples (memory is allocated per window and stream)')
-        for name in ('sample_rate_hz', 'publish_rate_hz', 'max_gap_s', 'stale_after_s'):
-            value = getattr(self, name)
-            need(math.isfinite(value) and value > 0, name, 'a finite number > 0')
-        need(math.isfinite(self.graph_threshold), 'graph_threshold', 'a finite number (nats)')
-        need(math.isfinite(self.buffer_seconds) and self.buffer_seconds >= 0,
-             'buffer_seconds', '>= 0 (0 = automatic)')
+        for spec in PARAMETERS.values():   # types, ranges and choices of the schema
+            if spec.kind is not list and spec.name not in NODE_ONLY_PARAMETERS:
+                spec.check(getattr(self, spec.name))
         if self.buffer_seconds > 0:
             need(self.buffer_seconds > self.window_span_s, 'buffer_seconds',
                  f'longer than one window ({self.window_span_s:.3f} s)')
-        need(self.permutations >= 0, 'permutations', 'an integer >= 0')
-        need(self.torch_threads >= 0, 'torch_threads', 'an integer >= 0 (0 = torch default)')
-        need(0 < self.p_value_alpha <= 1, 'p_value_alpha', 'in (0, 1]')
         need(bool(_DEVICE_RE.match(self.device)), 'device', 'auto, cpu, cuda or cuda:N')
-        need(self.estimator in ESTIMATORS, 'estimator', ' or '.join(ESTIMATORS))
+        need(bool(self.marker_frame_id.strip()), 'marker_frame_id', 'a non-empty frame id')
         need(len(self.pairs) > 0, 'pairs', 'non-empty')
         k = len(self.stream_names)
         for i, j in self.pairs:
@@ -219,14 +219,122 @@ class PipelineConfig:
 
 
 _DEFAULTS = PipelineConfig(stream_names=[], streams={}, pairs=[])
-MAX_WINDOW_SIZE = 200_000   # e.g. 200 s at 1 kHz; a larger window is refused at start-up
 
 
-def parse_pairs(value: Any, stream_names: list[str]) -> list[tuple[int, int]]:
+# --- the node's parameters: one schema for the ROS descriptors, --help and validation ----
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One node parameter: meaning, range and whether it can change while the node runs.
+
+    The type and default come from :class:`PipelineConfig` (``stream_names`` and ``pairs``
+    are string lists; ``log_level`` is the node's own). ``low``/``high`` are inclusive
+    bounds, as in ROS descriptor ranges; ``low_open`` means the value must also differ
+    from ``low`` (ROS ranges cannot say "> 0"). ``runtime`` parameters are applied on
+    ``ros2 param set``; the others are read-only (restart the node to change them).
+    """
+
+    name: str
+    description: str
+    runtime: bool = False
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    @property
+    def default(self) -> Any:
+        if self.name in ('stream_names', 'pairs'):
+            return []
+        if self.name == 'log_level':
+            return ''
+        return getattr(_DEFAULTS, self.name)
+
+    @property
+    def kind(self) -> type:
+        """int, float, str or list (a list of strings)."""
+        return list if isinstance(self.default, list) else type(self.default)
+
+    def expected(self) -> str:
+        """What a valid value looks like, e.g. 'an integer in [32, 100000]'."""
+        noun = {int: 'an integer', float: 'a number', str: 'a string',
+                list: 'a list of strings'}[self.kind]
+        if self.low is not None and self.high is not None:
+            lo = _number(self.low)
+            return f"{noun} in {'(' if self.low_open else '['}{lo}, {_number(self.high)}]"
+        if self.choices:
+            return f"one of {', '.join(repr(c) for c in self.choices)}"
+        return noun
+
+    def check(self, value: Any) -> Any:
+        """The value in its Python type; ValueError naming the parameter if it is invalid."""
+        if self.kind is list:
+            return _string_list(value, self.name)
+        value = _coerce(self.name, value, self.kind)
+        if self.kind in (int, float):
+            inside = math.isfinite(value) and (self.low is None or (
+                value > self.low if self.low_open else value >= self.low)) \
+                and (self.high is None or value <= self.high)
+            if not inside:
+                raise ValueError(f"parameter '{self.name}' must be {self.expected()} "
+                                 f'({self.description}), got {value!r}')
+        if self.choices and value not in self.choices:
+            raise ValueError(f"parameter '{self.name}' must be {self.expected()}, "
+                             f'got {value!r}')
+        return value
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
+    ParameterSpec('stream_names', 'stream names; their order is the order in published '
+                  'messages. Each needs streams.<name>.topic, .type and .field'),
+    ParameterSpec('pairs', "'a:b' stream pairs to evaluate; empty = all pairs",
+                  runtime=True),
+    ParameterSpec('window_size', f'samples per window (N); the estimators need at least '
+                  f'{MIN_WINDOW_SIZE}', low=MIN_WINDOW_SIZE, high=100_000),
+    ParameterSpec('sample_rate_hz', 'rate of the common timeline the streams are aligned '
+                  'to, Hz', low=0.0, high=100_000.0, low_open=True),
+    ParameterSpec('publish_rate_hz', 'windows evaluated and published per second, Hz',
+                  runtime=True, low=0.0, high=1000.0, low_open=True),
+    ParameterSpec('device', 'auto | cpu | cuda | cuda:N'),
+    ParameterSpec('model_path', 'InfoNet weights (.safetensors); empty = bundled weights'),
+    ParameterSpec('graph_threshold', 'MI at or above which a pair is an edge of the graph, '
+                  'nats', runtime=True, low=0.0, high=100.0),
+    ParameterSpec('estimator', 'infonet | ksg (classical baseline)', choices=ESTIMATORS),
+    ParameterSpec('torch_threads', 'CPU threads for InfoNet; 0 = torch default (all '
+                  'cores)', low=0, high=1024),
+    ParameterSpec('max_gap_s', 'largest gap in a stream interpolated across within a '
+                  'window, s', runtime=True, low=0.0, high=3600.0, low_open=True),
+    ParameterSpec('stale_after_s', 'a stream without samples for this long is reported '
+                  'stalled, s', runtime=True, low=0.0, high=3600.0, low_open=True),
+    ParameterSpec('buffer_seconds', 'history kept per stream, s; 0 = two windows + 2 s',
+                  low=0.0, high=86_400.0),
+    ParameterSpec('permutations', 'shuffles per pair for permutation-test p-values; '
+                  '0 = no p-values', runtime=True, low=0, high=10_000),
+    ParameterSpec('p_value_alpha', 'with permutations > 0, edges also need p <= alpha',
+                  runtime=True, low=0.0, high=1.0, low_open=True),
+    ParameterSpec('marker_frame_id', 'frame_id of the graph markers', runtime=True),
+    ParameterSpec('log_level', "level of this node's logger only; empty = as set by "
+                  '--ros-args --log-level', runtime=True, choices=('',) + LOG_LEVELS),
+)}
+STREAM_ATTRIBUTES = {'topic': 'topic of stream {name}',
+                     'type': "message type of stream {name}, e.g. 'sensor_msgs/msg/Imu'",
+                     'field': "field path of stream {name}, e.g. 'linear_acceleration.x'"}
+# Parameters of the node that are not pipeline settings (PipelineConfig checks, then
+# ignores them).
+NODE_ONLY_PARAMETERS = ('log_level',)
+
+
+def parse_pairs(value: Any, stream_names: list[str],
+                what: str = "parameter 'pairs'") -> list[tuple[int, int]]:
     """Parse the ``pairs`` parameter into index pairs.
 
     Accepts ``None`` / ``[]`` (all pairs i < j), ``"a:b"`` strings, or 2-sequences of
     stream names or indices. Order is kept; duplicates (in either order) are an error.
+    ``what`` names the source in errors (e.g. the ``~/estimate`` request's field).
     """
     if value is not None and not isinstance(value, (str, list, tuple)):
         raise ValueError(f"parameter 'pairs' must be a list of \"a:b\" strings (empty: all "
@@ -243,12 +351,12 @@ def parse_pairs(value: Any, stream_names: list[str]) -> list[tuple[int, int]]:
             token = token.strip()
             if token in index:
                 return index[token]
-            raise ValueError(f"parameter 'pairs': '{item}' names unknown stream '{token}'; "
+            raise ValueError(f"{what}: '{item}' names unknown stream '{token}'; "
                              f'streams are {stream_names}')
         if isinstance(token, int) and not isinstance(token, bool) \
                 and 0 <= token < len(stream_names):
             return token
-        raise ValueError(f"parameter 'pairs': bad entry {item!r}")
+        raise ValueError(f"{what}: bad entry {item!r}")
 
     pairs: list[tuple[int, int]] = []
     seen = set()
@@ -256,20 +364,46 @@ def parse_pairs(value: Any, stream_names: list[str]) -> list[tuple[int, int]]:
         if isinstance(item, str):
             parts = item.split(':')
             if len(parts) != 2:
-                raise ValueError(f"parameter 'pairs': '{item}' must look like 'a:b'")
+                raise ValueError(f"{what}: '{item}' must look like 'a:b'")
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             parts = list(item)
         else:
-            raise ValueError(f"parameter 'pairs': bad entry {item!r}; use 'a:b' strings")
+            raise ValueError(f"{what}: bad entry {item!r}; use 'a:b' strings")
         i, j = lookup(parts[0], item), lookup(parts[1], item)
         if i == j:
-            raise ValueError(f"parameter 'pairs': '{item}' pairs a stream with itself")
+            raise ValueError(f"{what}: '{item}' pairs a stream with itself")
         if frozenset((i, j)) in seen:
-            raise ValueError(f"parameter 'pairs': duplicate pair {item!r}")
+            raise ValueError(f"{what}: duplicate pair {item!r}")
         seen.add(frozenset((i, j)))
         pairs.append((i, j))
     return pairs
 
+
+def apply_changes(params: Mapping[str, Any], changes: Mapping[str, Any]
+                  ) -> tuple['PipelineConfig', dict[str, Any]]:
+    """A running node's flat parameters with ``changes`` applied: (new config, new params).
+
+    Only runtime parameters (``PARAMETERS[name].runtime``) may change; the result is
+    validated as a whole (e.g. new ``pairs`` against ``stream_names``). Raises ValueError
+    naming the parameter and the reason; ``params`` is left as it was.
+    """
+    for name, value in changes.items():
+        check_change(name, value)
+    merged = {**params, **changes}
+    return PipelineConfig.from_params(merged), merged
+
+
+def check_change(name: str, value: Any) -> Any:
+    """One run-time change on its own (type, range, not read-only); the checked value."""
+    spec = PARAMETERS.get(name)
+    if spec is None and name.startswith('streams.'):
+        spec = ParameterSpec(name, '')
+    if spec is None:
+        raise ValueError(f"unknown parameter '{name}'")
+    if not spec.runtime:
+        raise ValueError(f"parameter '{name}' is read-only while the node runs: restart "
+                         'the node to change it')
+    return spec.check(value)
 
 def _merge_section(doc: dict, key: str, merged: dict, path: Path) -> bool:
     section = doc.get(key)

@@ -414,4 +414,4 @@ def _rate_hz(h: _History, horizon_s: float = 5.0) -> float:
     lo = int(np.searchsorted(ts, ts[-1] - horizon_s))
     lo = min(lo, len(ts) - 2)
     span = ts[-1] - ts[lo]
-    return float((len(ts) - 1 - lo) / span) if span > 0 else 0.0
+    return float((len(ts) - 1 - lo) / span) if span > 1e-9 else 0.0   # not 1/(denormal span)

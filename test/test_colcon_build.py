@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = 'infonet_ros'
 # What the package needs to build; everything else tracked by git is copied too.
 REQUIRED = ['package.xml', 'CMakeLists.txt', 'setup.py', 'setup.cfg', 'resource', 'msg',
-            PACKAGE]
+            'srv', PACKAGE]
 OPTIONAL = ['launch', 'config']
 
 
@@ -99,9 +99,12 @@ def test_messages_import_from_the_install_space(colcon_install, tmp_path):
     code = textwrap.dedent('''
         import infonet_ros, infonet_ros.msg
         from infonet_ros.msg import DependencyGraph, MutualInformation
+        from infonet_ros.srv import Estimate
         from rclpy.serialization import deserialize_message, serialize_message
         msg = MutualInformation(streams=['a', 'b'], pair_first=[0], pair_second=[1], mi=[0.5])
         assert deserialize_message(serialize_message(msg), MutualInformation).mi[0] == 0.5
+        answer = Estimate.Response(success=True, mi=[0.5], mi_low=[float('nan')])
+        assert deserialize_message(serialize_message(answer), Estimate.Response).mi[0] == 0.5
         print(infonet_ros.__file__)
         print(infonet_ros.msg.__file__)
     ''')
@@ -126,8 +129,8 @@ def test_python_sources_and_weights_are_installed(colcon_install):
     assert not list((site / PACKAGE).glob('*.py[co]'))
 
 
-@pytest.mark.parametrize('name', ['estimator', 'bag_eval', 'bag_replay', 'infonet_train',
-                                  'infonet_demo'])
+@pytest.mark.parametrize('name', ['infonet_estimator', 'estimator', 'bag_eval', 'bag_replay',
+                                  'infonet_train', 'infonet_demo'])
 def test_ros2_run_executables_are_installed(colcon_install, name):
     prefix, _, _ = colcon_install
     exe = prefix / 'lib' / PACKAGE / name
@@ -149,6 +152,7 @@ def test_share_directory(colcon_install):
     # launch/ and config/ are installed as they are in the repository.
     missing = [str(p) for p in copied if p.parts[0] in OPTIONAL and not (share / p).is_file()]
     assert not missing, f'not installed under share/{PACKAGE}: {missing}'
-    for expected in ['launch/estimator.launch.py', 'config/estimator.yaml']:
+    for expected in ['launch/estimator.launch.py', 'config/estimator.yaml',
+                     'msg/MutualInformation.msg', 'srv/Estimate.srv']:
         if Path(expected) in copied:
             assert (share / expected).is_file(), expected

@@ -40,7 +40,7 @@ msgs = pytest.importorskip('infonet_ros.msg', reason='infonet_ros.msg not built 
 
 
 def estimator_command():
-    exe = Path(sys.executable).parent / 'estimator'
+    exe = Path(sys.executable).parent / 'infonet_estimator'
     return [str(exe)] if exe.exists() else [sys.executable, '-m', 'infonet_ros.node']
 
 
@@ -161,11 +161,11 @@ def check_graph_and_extras(out, names, expected_edge):
     lines = [m for m in markers if m.type == Marker.LINE_LIST]
     assert len(spheres) == len(names) and labels == set(names) and len(lines) == 1
     statuses = {s.name: s for d in out['diagnostics'] for s in d.status}
-    estimator = statuses['infonet_estimator: estimator']
+    estimator = statuses['/infonet_estimator: estimator']
     values = {kv.key: kv.value for kv in estimator.values}
     assert values['device'] == 'cpu' and values['method'] == ESTIMATOR
     for name in names:
-        assert f'infonet_estimator: stream {name}' in statuses
+        assert f'/infonet_estimator: stream {name}' in statuses
 
 
 @pytest.mark.slow
@@ -242,7 +242,7 @@ def test_binary_contact_stream_is_not_linked_to_noise(tmp_path):
     assert log.count("stream 'contact' has tied values: 2 distinct value(s)") == 1, log[-3000:]
     assert "stream 'force' has tied" not in log and "stream 'noise' has tied" not in log
     contact = [s for d in out['diagnostics'] for s in d.status
-               if s.name == 'infonet_estimator: stream contact']
+               if s.name == '/infonet_estimator: stream contact']
     values = [{kv.key: kv.value for kv in s.values} for s in contact]
     assert any(v['distinct_values'] == '2' for v in values), values
     assert any('tied: 2 distinct values' in s.message for s in contact)
@@ -273,7 +273,7 @@ GOOD = {'a': ('/test/a', 'std_msgs/msg/Float64', 'data'),
 
 
 @pytest.mark.parametrize('streams,params,words', [
-    (GOOD, {'window_size': 4}, ["'window_size'", '>= 16']),
+    (GOOD, {'window_size': 4}, ["'window_size'", '[32, 100000]']),
     (GOOD, {'pairs': '["a:nope"]'}, ["'pairs'", "'nope'"]),
     (GOOD, {'windowsize': 5}, ["unknown parameter 'windowsize'"]),
     (GOOD, {'stream_names': 'a'}, ["'stream_names'"]),
@@ -324,16 +324,17 @@ def test_default_config_with_namespace_and_launch_overrides(tmp_path):
                       str(ROOT / 'config' / 'estimator.yaml'), '--params-file', str(overrides)])
         try:
             assert node.get_fully_qualified_name() == '/robot1/infonet_estimator'
-            assert node.config.stream_names == ['accel_x', 'cmd_vx']
+            assert node.config.stream_names == ['accel_x', 'odom_vx']
             assert node.config.pairs == [(0, 1)]                 # `pairs: []`
             assert node.config.device == 'cpu'
             assert node.get_parameter('pairs').value == []
             assert node.mi_publisher.topic_name == '/robot1/infonet_estimator/mutual_information'
             assert node.diagnostics_publisher.topic_name == '/diagnostics'
             topics = {sub.topic_name for sub in node.subscriptions}
-            assert topics == {'/imu/data', '/cmd_vel'}
+            assert topics == {'/imu/data', '/odom'}
+            assert node.headerless_streams() == []          # EventsExecutor (item 9)
             result = node.set_parameters([Parameter('window_size', value=64)])[0]
-            assert not result.successful and 'restart' in result.reason
+            assert not result.successful and 'read-only' in result.reason
             assert node.config.window_size == 512
         finally:
             node.destroy_node()
@@ -348,6 +349,9 @@ def test_bad_start_exits_cleanly_with_the_error(tmp_path):
         'field': ({**GOOD, 'b': ('/test/b', 'sensor_msgs/msg/Imu', 'linear_acceleration.q')},
                   {}, ["'streams.b.field'", "no field 'q'"]),
         'yaml': (GOOD, {'window_size': '[1, 2'}, ['params file']),
+        # issue 14, item 2: below the estimators' minimum, refused before anything runs
+        'window_size': (GOOD, {'window_size': 31}, ["'window_size'", '[32, 100000]']),
+        'integer_for_double': (GOOD, {'sample_rate_hz': 50}, ["'sample_rate_hz'", '50.0']),
     }
     env = {**os.environ, 'ROS_DOMAIN_ID': str(new_domain_id())}
     runs = {}

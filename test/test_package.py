@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_SCRIPTS = {
-    'estimator': 'infonet_ros.node:main',
+    'infonet_estimator': 'infonet_ros.node:main',   # named like the node (issue 14, item 5)
+    'estimator': 'infonet_ros.node:main',           # the older name, kept as an alias
     'bag_eval': 'infonet_ros.bag_eval:main',
     'bag_replay': 'infonet_ros.bag_replay:main',
     'infonet_train': 'infonet_ros.train:main',
@@ -51,6 +52,45 @@ def test_messages_import_and_have_the_documented_fields():
         assert graph_fields.get(name) == type_, f'DependencyGraph.{name}: {graph_fields.get(name)}'
 
 
+def test_estimate_service_has_the_documented_fields():
+    from infonet_ros.srv import Estimate
+
+    request = Estimate.Request.get_fields_and_field_types()
+    assert request == {'x': 'sequence<double>', 'y': 'sequence<double>',
+                       'pairs': 'sequence<string>'}
+    response = Estimate.Response.get_fields_and_field_types()
+    for name, type_ in {
+        'success': 'boolean', 'error': 'string', 'pairs': 'sequence<string>',
+        'mi': 'sequence<double>', 'mi_low': 'sequence<double>', 'mi_high': 'sequence<double>',
+        'p_value': 'sequence<double>', 'window_size': 'uint32',
+        'window_start': 'builtin_interfaces/Time', 'window_end': 'builtin_interfaces/Time',
+        'method': 'string',
+    }.items():
+        assert response.get(name) == type_, f'Estimate.Response.{name}: {response.get(name)}'
+
+
+def test_interface_comments_describe_what_the_node_publishes():
+    """Issue 14, item 8: the installed definitions (what `ros2 interface show` prints) name
+    the estimators that exist and stream names as the node configures them."""
+    from ament_index_python.packages import get_package_share_directory
+
+    from infonet_ros.streams import ESTIMATORS, PipelineConfig
+
+    share = Path(get_package_share_directory('infonet_ros'))
+    text = (share / 'msg' / 'MutualInformation.msg').read_text()
+    assert text == (ROOT / 'msg' / 'MutualInformation.msg').read_text()
+    method = re.search(r'# Estimator that produced mi: (.*)\nstring method', text).group(1)
+    assert re.findall(r'"(\w+)"', method) == list(ESTIMATORS)
+    example = re.search(r'stream_names \(e\.g\. "(\w+)"\)', text).group(1)
+    names = [example, 'other']
+    PipelineConfig.from_params({'stream_names': names, 'streams': {
+        n: {'topic': '/t', 'type': 'std_msgs/msg/Float64', 'field': 'data'} for n in names}})
+    assert 'gaussian' not in text and 'imu/angular_velocity.x' not in text
+    srv = (share / 'srv' / 'Estimate.srv').read_text()
+    assert srv == (ROOT / 'srv' / 'Estimate.srv').read_text()
+    assert re.search(r'"infonet" or "ksg"', srv) and 'NaN' in srv
+
+
 def test_mutual_information_round_trips_through_cdr():
     from builtin_interfaces.msg import Time
     from rclpy.serialization import deserialize_message, serialize_message
@@ -62,7 +102,7 @@ def test_mutual_information_round_trips_through_cdr():
     msg.header.frame_id = 'base_link'
     msg.window_start = Time(sec=10, nanosec=500_000_000)
     msg.window_size = 256
-    msg.streams = ['imu/angular_velocity.x', 'odom/twist.twist.angular.z', 'cmd_vel/angular.z']
+    msg.streams = ['gyro_z', 'odom_wz', 'cmd_wz']
     msg.pair_first = [0, 0, 1]
     msg.pair_second = [1, 2, 2]
     msg.mi = [0.75, 0.0, 1.5]

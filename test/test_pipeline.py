@@ -214,3 +214,49 @@ def test_latest_only_worker_drops_stale_items_and_survives_errors():
         assert worker.close(10)
     with pytest.raises(RuntimeError, match='closed'):
         worker.submit(5)
+
+
+def test_on_demand_requests():
+    """~/estimate without ROS: two arrays, named pairs of a window, and bad requests."""
+    from infonet_ros.pipeline import RequestError
+
+    pipeline = MIPipeline(config(), KSG())
+    window = gaussian_window()
+    x, y = window.data[:, 0], window.data[:, 1]
+    result = pipeline.estimate_arrays(list(x), list(y))
+    assert result.pairs == ['x:y'] and result.window_size == 512 and result.method == 'ksg'
+    assert result.mi[0] == pytest.approx(KSG().estimate(x, y))
+    assert result.mi[0] == pytest.approx(TRUTH, abs=0.1)
+    assert np.isnan(result.mi_low).all() and np.isnan(result.mi_high).all()
+    assert np.isnan(result.p_value).all()
+
+    result = pipeline.estimate_window_pairs(window, ['y:x', 'x:z'])
+    assert result.pairs == ['y:x', 'x:z'] and result.t_end == window.t_end
+    evaluated = pipeline.evaluate(window)
+    assert result.mi[0] == pytest.approx(evaluated.mi[0])
+    assert result.mi[1] == pytest.approx(evaluated.mi[1])
+
+    tested = MIPipeline(config(permutations=19), KSG())
+    p = tested.estimate_arrays(x, y).p_value[0]
+    assert p == pytest.approx(1 / 20)
+
+    n = 64
+    for kwargs, words in [
+            ({'x': [1.0] * n, 'y': [1.0] * (n - 1)}, ['same length', f'{n} and {n - 1}']),
+            ({'x': list(range(20)), 'y': list(range(20))}, ['32', 'got 20']),
+            ({'x': [0.0] * 5 + [math.nan] + [0.0] * 58, 'y': list(range(n))},
+             ['x has 1 NaN/Inf', 'index 5']),
+            ({'x': list(range(n)), 'y': [math.inf] * n}, ['y has 64 NaN/Inf']),
+            ({'x': [[1.0, 2.0]] * n, 'y': list(range(n))}, ['one-dimensional'])]:
+        with pytest.raises(RequestError) as info:
+            pipeline.estimate_arrays(**kwargs)
+        for word in words:
+            assert word in str(info.value), (kwargs, str(info.value))
+    for pairs, window_, words in [
+            (['x:nope'], window, ["request pairs: 'x:nope' names unknown stream 'nope'"]),
+            (['x-y'], window, ["'a:b'"]),
+            (['x:y'], None, ['no window yet: waiting'])]:
+        with pytest.raises(RequestError) as info:
+            pipeline.estimate_window_pairs(window_, pairs, why_no_window='waiting')
+        for word in words:
+            assert word in str(info.value)

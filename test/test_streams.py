@@ -178,7 +178,13 @@ def test_pairs_parameter():
 
 @pytest.mark.parametrize('change,words', [
     ({'window_sise': 10}, ["unknown parameter 'window_sise'"]),
-    ({'window_size': 8}, ["'window_size'", '>= 16']),
+    ({'window_size': 8}, ["'window_size'", '[32, 100000]']),
+    ({'window_size': 31}, ["'window_size'", '[32, 100000]', 'got 31']),
+    ({'graph_threshold': -0.1}, ["'graph_threshold'", '[0, 100]']),
+    ({'p_value_alpha': 0.0}, ["'p_value_alpha'", '(0, 1]']),
+    ({'torch_threads': -1}, ["'torch_threads'", '[0, 1024]']),
+    ({'log_level': 'loud'}, ["'log_level'", "'debug'"]),
+    ({'marker_frame_id': ' '}, ["'marker_frame_id'", 'non-empty']),
     ({'window_size': 'big'}, ["'window_size'", 'int']),
     ({'sample_rate_hz': 0.0}, ["'sample_rate_hz'"]),
     ({'publish_rate_hz': -1}, ["'publish_rate_hz'"]),
@@ -290,3 +296,51 @@ def test_extractor_startup_errors_name_the_parameter():
         StreamExtractor(config(topic='/u', type='std_msgs/msg/Float32'))
     # the bag tools may skip the type checks (rosbags messages only)
     assert StreamExtractor(config(field='value'), check_types=False).streams_on('/t') == ['a']
+
+
+def test_parameter_schema_agrees_with_the_config():
+    """One schema: every PipelineConfig setting has a spec with its default and type."""
+    from dataclasses import fields
+
+    from infonet_ros.estimator import MIN_SAMPLES
+    from infonet_ros.streams import MIN_WINDOW_SIZE, PARAMETERS
+
+    settings = {f.name for f in fields(PipelineConfig)} - {'streams'}
+    assert set(PARAMETERS) == settings | {'log_level'}
+    assert MIN_WINDOW_SIZE == MIN_SAMPLES == PARAMETERS['window_size'].low
+    defaults = PipelineConfig(stream_names=[], streams={}, pairs=[])
+    for name, spec in PARAMETERS.items():
+        assert spec.description, name
+        if name not in ('stream_names', 'pairs', 'log_level'):
+            assert spec.default == getattr(defaults, name)
+            spec.check(spec.default)           # the defaults are valid
+        if spec.low is not None:
+            assert spec.kind in (int, float) and spec.high is not None, name
+    runtime = {n for n, s in PARAMETERS.items() if s.runtime}
+    assert runtime == {'pairs', 'publish_rate_hz', 'graph_threshold', 'max_gap_s',
+                       'stale_after_s', 'permutations', 'p_value_alpha', 'marker_frame_id',
+                       'log_level'}
+
+
+def test_apply_changes_validates_runtime_parameters():
+    from infonet_ros.streams import apply_changes
+
+    params = {**TWO_STREAMS, 'window_size': 256}
+    config, merged = apply_changes(params, {'graph_threshold': 0.2, 'pairs': ['cmd_vx:accel_x'],
+                                            'publish_rate_hz': 2.0, 'log_level': 'debug'})
+    assert config.graph_threshold == 0.2 and config.pairs == [(1, 0)]
+    assert config.publish_rate_hz == 2.0 and config.window_size == 256
+    assert merged['log_level'] == 'debug' and params.get('log_level') is None
+    for change, words in [
+            ({'window_size': 64}, ["'window_size' is read-only", 'restart']),
+            ({'streams.cmd_vx.topic': '/x'}, ["'streams.cmd_vx.topic' is read-only"]),
+            ({'graph_threshold': -1.0}, ["'graph_threshold'", '[0, 100]']),
+            ({'publish_rate_hz': 0.0}, ["'publish_rate_hz'", '(0, 1000]']),
+            ({'pairs': ['accel_x:nope']}, ["'pairs'", "unknown stream 'nope'"]),
+            ({'permutations': 2.5}, ["'permutations'", 'int']),
+            ({'marker_frame_id': ''}, ["'marker_frame_id'", 'non-empty']),
+            ({'no_such': 1}, ["unknown parameter 'no_such'"])]:
+        with pytest.raises(ValueError) as info:
+            apply_changes(params, change)
+        for word in words:
+            assert word in str(info.value), (change, str(info.value))
