@@ -24,6 +24,12 @@ ties broken uniformly at random inside each tie group, ``rank_random_ties``):
 * ``block_ns_m*`` / ``block_u_m*``: -0.5 mean log of the within-block variance of the normal
   scores (uniform ranks) of v over blocks of m neighbours in u order (averaged with the
   swapped direction)
+* ``spacing_k4``, ``spacing_k16``: the same spacing statistic between neighbours k apart
+  in u order (coarser scales)
+* ``vasicek_m16``, ``vasicek_m64``: minus the mean Vasicek m-spacing entropy (spacing
+  a = sqrt(m)/2) of v within blocks of m neighbours in u order, averaged with the swapped
+  direction: h(V) - h(V | U) at block resolution (multi-modal and flat conditionals, which
+  a variance misreads)
 * ``infonet_mi``, ``infonet_tstd``, ``infonet_tmax``: the shipped InfoNet's cross-fitted DV
   value and the spread / maximum of its two DV tables.
 
@@ -45,17 +51,20 @@ from scipy.special import ndtri
 from torch import nn
 
 __all__ = [
-    "FEATURE_NAMES", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins",
+    "FEATURE_NAMES", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
     "numpy_features", "infonet_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
     "pinball_loss", "estimate_interval",
 ]
 
 HIST_FACTORS = (0.5, 0.8, 1.25, 2.0, 3.2)
 BLOCK_SIZES = (8, 32)
+SPACING_LAGS = (4, 16)
+VASICEK_BLOCKS = (16, 64)
 QUANTILES = (0.05, 0.5, 0.95)
 FEATURE_NAMES = (
     ["log_n"] + [f"hist_f{f:g}" for f in HIST_FACTORS] + ["gauss_ns", "spacing_mean", "spacing_max"]
     + [f"block_ns_m{m}" for m in BLOCK_SIZES] + [f"block_u_m{m}" for m in BLOCK_SIZES]
+    + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
     + ["infonet_mi", "infonet_tstd", "infonet_tmax"]
 )
 N_NUMPY_FEATURES = len(FEATURE_NAMES) - 3
@@ -93,21 +102,32 @@ def _hist_mi(ru: np.ndarray, rv: np.ndarray, b: int) -> np.ndarray:
     return plug + ((mx - 1) + (my - 1) - (m - 1)) / (2.0 * n)
 
 
-def _directional(ru: np.ndarray, rv: np.ndarray, zv: np.ndarray) -> tuple[np.ndarray, list, list]:
-    """Statistics of v along u order: spacing, block variances (normal scores, ranks)."""
+def _directional(ru: np.ndarray, rv: np.ndarray, zv: np.ndarray) -> dict:
+    """Statistics of v along u order: spacings, block variances (normal scores, ranks),
+    Vasicek m-spacing entropies of the blocks."""
     p, n = ru.shape
     order = np.argsort(ru, axis=-1)
     vs = np.take_along_axis(rv, order, -1).astype(np.float64) / n
     zs = np.take_along_axis(zv, order, -1)
-    spacing = -1.5 - np.mean(np.log(np.abs(np.diff(vs, axis=-1)) + 0.5 / n), -1)
-    blk_ns, blk_u = [], []
+    out = {"spacing": -1.5 - np.mean(np.log(np.abs(np.diff(vs, axis=-1)) + 0.5 / n), -1)}
+    for k in SPACING_LAGS:
+        out[f"spacing_k{k}"] = -1.5 - np.mean(np.log(np.abs(vs[:, k:] - vs[:, :-k]) + 0.5 / n), -1)
     for m in BLOCK_SIZES:
         k = n // m
         zb = zs[:, : k * m].reshape(p, k, m)
         vb = vs[:, : k * m].reshape(p, k, m)
-        blk_ns.append(-0.5 * np.mean(np.log(zb.var(-1, ddof=1) + 1e-12), -1))
-        blk_u.append(-0.5 * np.mean(np.log(12.0 * vb.var(-1, ddof=1) + 1e-12), -1))
-    return spacing, blk_ns, blk_u
+        out[f"block_ns_m{m}"] = -0.5 * np.mean(np.log(zb.var(-1, ddof=1) + 1e-12), -1)
+        out[f"block_u_m{m}"] = -0.5 * np.mean(np.log(12.0 * vb.var(-1, ddof=1) + 1e-12), -1)
+    for name in VASICEK_BLOCKS:
+        m = min(name, n)
+        k = n // m
+        blk = np.sort(vs[:, : k * m].reshape(p, k, m), -1)
+        a = max(1, int(round(math.sqrt(m) / 2)))
+        lo = np.concatenate([np.repeat(blk[..., :1], a, -1), blk[..., :-a]], -1)
+        hi = np.concatenate([blk[..., a:], np.repeat(blk[..., -1:], a, -1)], -1)
+        # minus the Vasicek entropy of each block's v values (h(V) = 0 for uniform V)
+        out[f"vasicek_m{name}"] = -np.log(np.maximum(hi - lo, 0.5 / n) * m / (2 * a)).mean((-1, -2))
+    return out
 
 
 def numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
@@ -119,11 +139,12 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     zu, zv = scores[ru], scores[rv]
     r = (zu * zv).mean(-1) / (scores * scores).mean()
     out.append(-0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None)))
-    s1, bn1, bu1 = _directional(ru, rv, zv)
-    s2, bn2, bu2 = _directional(rv, ru, zu)
-    out += [(s1 + s2) / 2, np.maximum(s1, s2)]
-    out += [(a + b) / 2 for a, b in zip(bn1, bn2)]
-    out += [(a + b) / 2 for a, b in zip(bu1, bu2)]
+    d1, d2 = _directional(ru, rv, zv), _directional(rv, ru, zu)
+    out += [(d1["spacing"] + d2["spacing"]) / 2, np.maximum(d1["spacing"], d2["spacing"])]
+    out += [(d1[f"block_ns_m{m}"] + d2[f"block_ns_m{m}"]) / 2 for m in BLOCK_SIZES]
+    out += [(d1[f"block_u_m{m}"] + d2[f"block_u_m{m}"]) / 2 for m in BLOCK_SIZES]
+    out += [(d1[f"spacing_k{k}"] + d2[f"spacing_k{k}"]) / 2 for k in SPACING_LAGS]
+    out += [(d1[f"vasicek_m{m}"] + d2[f"vasicek_m{m}"]) / 2 for m in VASICEK_BLOCKS]
     return np.stack(out, -1)
 
 
