@@ -296,6 +296,11 @@ class SupervisedReadout:
         q = self.mlp(f).clamp_min(0.0).double().numpy()
         return q[:, 0], q[:, 1], q[:, 2]
 
+    @torch.inference_mode()
+    def quantiles_unclipped(self, features) -> np.ndarray:
+        """[P, 3] raw quantiles (5, 50, 95 %) before the clip at 0."""
+        return self.mlp(torch.as_tensor(np.atleast_2d(np.asarray(features, np.float32)))).double().numpy()
+
     def interval_batch(self, xs, ys, seed: int = 0):
         return self.estimate_interval(compute_features(xs, ys, self.infonet, seed))
 
