@@ -76,6 +76,9 @@ def main(argv=None):
     ap.add_argument("--ns", default="64,256,1000,5000")
     ap.add_argument("--repeats", default="5,5,5,3")
     ap.add_argument("--order-count", type=int, default=40)
+    ap.add_argument("--coverage-repeats", type=int, default=30,
+                    help="read-out only: coverage and bias per family from this many repeats per (task, N) "
+                         "(repeat indices 0..R-1 of data_seed; 0 = skip)")
     ap.add_argument("--quick", action="store_true", help="1 repeat per N, 10 order mixtures")
     ap.add_argument("--out", default="bench/results/accuracy_readout.md")
     args = ap.parse_args(argv)
@@ -169,6 +172,26 @@ def main(argv=None):
                 rs = [x for x in recs if x["method"] == m and x["n"] == n and x["family"] == f]
                 ro_mae_fam[f"{m}|{f}@{n}"] = float(np.mean([abs(x["estimate"] - x["truth"]) for x in rs]))
 
+    # Coverage with many repeats (read-out only: its features cost milliseconds). Per family
+    # and N, over all tasks of the family; the repeats use the same seed rule.
+    cov_big, bias_big = {}, {}
+    if args.coverage_repeats:
+        for n in ns:
+            per_fam = {}
+            for t in tasks:
+                seeds = [T.data_seed(t.name, n, j) for j in range(args.coverage_repeats)]
+                smp = [t.sample(n, s_) for s_ in seeds]
+                lo_, mid_, hi_ = ro.estimate_interval(compute_features(np.stack([a for a, _ in smp]),
+                                                                       np.stack([b for _, b in smp]), infonet.model, 0))
+                tr_ = t.mutual_information
+                f_ = family_of(t)
+                per_fam.setdefault(f_, []).append(((lo_ <= tr_) & (tr_ <= hi_), mid_ - tr_))
+                if t in suite:
+                    per_fam.setdefault("all suite tasks", []).append(((lo_ <= tr_) & (tr_ <= hi_), mid_ - tr_))
+            for f_, v in per_fam.items():
+                cov_big[f"{f_}@{n}"] = float(np.mean(np.concatenate([a for a, _ in v])))
+                bias_big[f"{f_}@{n}"] = float(np.mean(np.abs(np.concatenate([b for _, b in v]))))
+
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
             "readout": args.readout, "readout_sha256": sha256_prefix(str(Path(args.readout).with_suffix(".safetensors"))),
             "readout_step": ro.info.get("step"), "infonet_sha256": sha256_prefix(str(BUNDLED_WEIGHTS)),
@@ -201,6 +224,15 @@ def main(argv=None):
     for f in fams:
         tag = " (held out)" if is_held_out(f) else ""
         lines.append(f"| {f}{tag} | " + " | ".join(f"{coverage[f'{f}@{n}']:.2f}" for n in ns) + " |")
+    if cov_big:
+        lines += ["", f"## Read-out coverage with {args.coverage_repeats} repeats per (task, N) "
+                  "(same seed rule, repeat indices 0..R-1), and its MAE", "",
+                  "| family | " + " | ".join(f"cov N={n}" for n in ns) + " | " + " | ".join(f"MAE N={n}" for n in ns) + " |",
+                  "|---|" + "---:|" * (2 * len(ns))]
+        for f in ["all suite tasks"] + fams:
+            tag = " (held out)" if is_held_out(f) else ""
+            lines.append(f"| {f}{tag} | " + " | ".join(f"{cov_big[f'{f}@{n}']:.2f}" for n in ns) + " | "
+                         + " | ".join(f"{bias_big[f'{f}@{n}']:.3f}" for n in ns) + " |")
     lines += ["", "## MAE per family", "", "| family | " + " | ".join(f"{m} {n}" for m in methods for n in ns) + " |",
               "|---|" + "---:|" * (len(methods) * len(ns))]
     for f in fams:
@@ -223,6 +255,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "summary": summary, "coverage": coverage,
+                                                    "coverage_many_repeats": cov_big, "mae_many_repeats": bias_big,
                                                     "records": recs, "order_records": order_recs}, indent=1, default=str))
     print(f"wrote {out}", file=sys.stderr)
 
