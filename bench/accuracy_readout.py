@@ -9,7 +9,7 @@ on ``order_mixtures()``. Default N = 64, 256, 1000, 5000 with 5, 5, 5, 3 repeats
 only adds the bias at independence there; the suite's MAE rows are 256 / 1000 / 5000).
 
 Also: held-out families of ``infonet_ros.truth`` (never trained on) as extra tasks
-(``sign_gauss``; ``gamma_exp`` is in the suite), with the same seeding rule.
+(``sign_gauss``, ``clayton``; ``gamma_exp`` is in the suite), with the same seeding rule.
 
 Reported per method and N: MAE, bias at independence, mean relative error where MI > 1,
 max |relative error| over the MI > 1 tasks (task means), order accuracy; for the read-out
@@ -58,12 +58,30 @@ class SignGaussTask(T.Task):
         return self.d.sample(n, rng)
 
 
+class ClaytonTask(T.Task):
+    """Held-out family truth.clayton as a benchmark task; truth by 10^6-sample Monte Carlo
+    (fixed seed, as tasks.GaussianMixture)."""
+
+    def __init__(self, theta):
+        mi, se = truth.clayton_truth(theta, seed=987_654_321, m=1_000_000)
+        self.d = truth.clayton(theta, mi, se)
+        self.mi_stderr = se
+        self.name = f"clayton(theta={theta:g})"
+
+    @property
+    def mutual_information(self):
+        return self.d.mi
+
+    def _sample(self, n, rng):
+        return self.d.sample(n, rng)
+
+
 def family_of(task) -> str:
     if isinstance(task, T.MonotoneTransform):
         return "monotone[" + family_of(task.base) + "]"
     return {T.BivariateGaussian: "gauss", T.GaussianMixture: "gmm", T.AdditiveUniform: "additive_uniform",
             T.GammaExponential: "gamma_exp", T.StudentT: "student_t", T.Independent: "independent",
-            SignGaussTask: "sign_gauss"}[type(task)]
+            SignGaussTask: "sign_gauss", ClaytonTask: "clayton"}[type(task)]
 
 
 def is_held_out(fam: str) -> bool:
@@ -93,7 +111,7 @@ def main(argv=None):
     ro = SupervisedReadout.load(args.readout, infonet=infonet.model)
     ksg = KSG(k=3)
     suite = T.suite()
-    extra = [SignGaussTask(r) for r in (0.3, 0.6, 0.9, 0.99)]
+    extra = [SignGaussTask(r) for r in (0.3, 0.6, 0.9, 0.99)] + [ClaytonTask(t) for t in (0.5, 2.0, 6.0)]
     tasks = suite + extra
     mixtures = T.order_mixtures(args.order_count)
     for t in tasks + mixtures:
@@ -205,7 +223,7 @@ def main(argv=None):
              f"- data: tasks.suite() ({len(suite)} tasks) at N = {ns} with {reps} repeats, seeds data_seed(task, N, "
              f"repeat) >= 10^7, as bench/accuracy.py; KSG (k=3) and InfoNet on the same samples in the same run",
              f"- held-out families (never trained on): {', '.join(truth.HELD_OUT)} (gamma_exp is in the suite; "
-             "sign_gauss tasks are extra, not in the suite rows)",
+             "sign_gauss and clayton tasks are extra, not in the suite rows)",
              f"- order accuracy: {args.order_count} order_mixtures(), pairs with |dI| >= {ORDER_MIN_GAP}",
              f"- command: `{meta['command']}` ({meta['wall_seconds']:.0f} s)", "",
              "## Summary (suite tasks)", "",

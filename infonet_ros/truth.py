@@ -24,10 +24,13 @@ Ground truths:
 * ``functional``       Y = f(X) + sigma eps, X, eps ~ N(0, 1): I = h(Y) - log(sigma
                        sqrt(2 pi e)), h(Y) by numerical integration of the exact density
                        p(y) = E_x[phi((y - f(x))/sigma)/sigma] on fine grids      (bank)
+* ``clayton``          Clayton copula (lower-tail dependence), theta in [0.1, 8]:
+                       I = E log c(U, V), Monte Carlo, >= 1e5 samples            (bank)
 * ``independent``      0 (continuous, or quantised on one/both axes: ties)
 * monotone maps (``Monotone``) keep I unchanged.
 
-Families marked ``HELD_OUT`` are never used for training (``sign_gauss``, ``gamma_exp``): the
+Families marked ``HELD_OUT`` are never used for training (``sign_gauss``, ``gamma_exp``,
+``clayton``): the
 benchmark reports them separately to show generalisation to unseen dependence structures.
 
 The Monte-Carlo / numerical families ("bank families") are expensive to evaluate: their
@@ -311,6 +314,40 @@ def gmm(k: int, seed: int, mi: float | None = None, stderr: float = 0.0, mc_samp
     return Dist("gmm", {"k": k, "seed": seed}, float(mi), lambda n, rng: g._sample(n, rng), mi_stderr=stderr)
 
 
+def clayton_log_density(theta: float, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """log c(u, v) of the Clayton copula, theta > 0:
+    c = (1 + theta) (u v)^(-1-theta) (u^-theta + v^-theta - 1)^(-2 - 1/theta)."""
+    lu, lv = np.log(u), np.log(v)
+    a = np.logaddexp(-theta * lu, -theta * lv)  # log(u^-t + v^-t)
+    s = a + np.log1p(-np.exp(-a))  # log(u^-t + v^-t - 1)
+    return math.log1p(theta) - (1 + theta) * (lu + lv) - (2 + 1 / theta) * s
+
+
+def clayton_sample(theta: float, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(U, V) from the Clayton copula by conditional inversion."""
+    u = rng.random(n)
+    w = rng.random(n)
+    v = (1.0 + u ** (-theta) * (w ** (-theta / (1.0 + theta)) - 1.0)) ** (-1.0 / theta)
+    return u, v
+
+
+def clayton_truth(theta: float, seed: int, m: int = MC_SAMPLES) -> tuple[float, float]:
+    """I = E log c(U, V) (the marginals are uniform), Monte Carlo with m samples."""
+    u, v = clayton_sample(theta, m, np.random.default_rng(seed))
+    lr = clayton_log_density(theta, np.clip(u, 1e-300, 1), np.clip(v, 1e-300, 1))
+    return float(lr.mean()), float(lr.std() / math.sqrt(m))
+
+
+def clayton(theta: float, mi: float, stderr: float = 0.0) -> Dist:
+    """Clayton copula (lower-tail dependence), marginals mapped to N(0, 1) (MI-invariant)."""
+    from scipy.special import ndtri
+
+    def s(n, rng):
+        u, v = clayton_sample(theta, n, rng)
+        return ndtri(np.clip(u, 1e-16, 1 - 1e-16)), ndtri(np.clip(v, 1e-16, 1 - 1e-16))
+    return Dist("clayton", {"theta": theta}, mi, s, mi_stderr=stderr)
+
+
 class Monotone:
     """Strictly increasing maps of a distribution's x and y: same MI."""
 
@@ -330,10 +367,10 @@ class Monotone:
 # ------------------------------------------------------------------ random draws
 
 FAMILIES = ("gauss", "additive_uniform", "student_t", "gamma_exp", "quantised_gauss", "sign_gauss",
-            "clipped_gauss", "gmm", "functional", "independent")
-HELD_OUT = ("sign_gauss", "gamma_exp")
+            "clipped_gauss", "gmm", "functional", "independent", "clayton")
+HELD_OUT = ("sign_gauss", "gamma_exp", "clayton")
 TRAIN_FAMILIES = tuple(f for f in FAMILIES if f not in HELD_OUT)
-BANK_FAMILIES = ("clipped_gauss", "gmm", "functional")
+BANK_FAMILIES = ("clipped_gauss", "gmm", "functional", "clayton")
 
 
 def _target_mi(rng, hi=3.5):
@@ -401,6 +438,8 @@ def from_entry(family: str, e: dict) -> Dist:
         return clipped_gauss(e["rho"], e["cx"], e["cy"], e["mi"], e["stderr"])
     if family == "functional":
         return functional(e["kind"], e["w"], e["p"], e["sigma"], e["mi"])
+    if family == "clayton":
+        return clayton(e["theta"], e["mi"], e["stderr"])
     raise ValueError(family)
 
 
@@ -421,6 +460,10 @@ def bank_entry(family: str, seed: int) -> dict:
     if family == "functional":
         p = functional_params(rng)
         return {"seed": seed, **p, "mi": functional_truth(p["kind"], p["w"], p["p"], p["sigma"])}
+    if family == "clayton":
+        theta = float(math.exp(rng.uniform(math.log(0.1), math.log(8.0))))
+        mi, se = clayton_truth(theta, seed=2_000_000 + seed)
+        return {"seed": seed, "theta": theta, "mi": mi, "stderr": se}
     raise ValueError(family)
 
 

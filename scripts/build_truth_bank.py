@@ -36,6 +36,7 @@ def main(argv=None):
     ap.add_argument("--gmm", type=int, default=1000)
     ap.add_argument("--clipped_gauss", type=int, default=500)
     ap.add_argument("--functional", type=int, default=400)
+    ap.add_argument("--clayton", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     import os

@@ -94,3 +94,9 @@ def test_bank_gmm_entry_recomputes():
     e = T.load_bank()["gmm"][0]
     g = T.gmm(e["k"], e["seed"], mc_samples=100_000)
     assert abs(g.mi - e["mi"]) < 5 * (g.mi_stderr + e["stderr"]) + 1e-3
+
+
+def test_clayton_truth_matches_ksg():
+    mi, se = T.clayton_truth(3.0, seed=7, m=100_000)
+    assert se < 0.005
+    assert abs(ksg_ranks(T.clayton(3.0, mi)) - mi) < 0.03
