@@ -1,7 +1,7 @@
 """Accuracy of the supervised read-out next to KSG and the shipped InfoNet, same run.
 
-    python bench/accuracy_readout.py --readout runs/readout/best.safetensors
-    python bench/accuracy_readout.py --readout ... --quick
+    python bench/accuracy_readout.py                                              # bundled read-out
+    python bench/accuracy_readout.py --readout runs/readout_v2/best.safetensors --quick
 
 Same tasks and seeds as bench/accuracy.py: ``tasks.suite()``, sample set of (task, N,
 repeat) from ``data_seed(task.name, N, repeat)`` >= 10^7 (training: < 10^6), order accuracy
@@ -90,7 +90,8 @@ def is_held_out(fam: str) -> bool:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--readout", default="runs/readout/best.safetensors")
+    ap.add_argument("--readout", default="infonet_ros/data/readout.safetensors",
+                    help="read-out checkpoint (default: the bundled one)")
     ap.add_argument("--ns", default="64,256,1000,5000")
     ap.add_argument("--repeats", default="5,5,5,3")
     ap.add_argument("--order-count", type=int, default=40)
@@ -118,7 +119,7 @@ def main(argv=None):
         _ = t.mutual_information
 
     recs, order_recs = [], []
-    secs = {"KSG": [], "InfoNet": [], "readout": []}
+    secs = {}  # (method, N) -> seconds per estimate of each batch (a batch: the repeats of one task)
     work = [(t, n, r) for t in tasks for n, r in zip(ns, reps)] + [(m, n, None) for m in mixtures for n in ns]
     for i, (task, n, r) in enumerate(work):
         count = 1 if r is None else r
@@ -135,9 +136,8 @@ def main(argv=None):
         lo, mid, hi = ro.estimate_interval(feats)
         raw_mid = ro.quantiles_unclipped(feats)[:, 1]
         t3 = time.perf_counter()
-        secs["KSG"].append((t1 - t0) / count)
-        secs["InfoNet"].append((t2 - t1) / count)
-        secs["readout"].append((t3 - t2) / count)
+        for m_, dt_ in (("KSG", t1 - t0), ("InfoNet", t2 - t1), ("readout", t3 - t2)):
+            secs.setdefault((m_, n), []).append(dt_ / count)
         fam = family_of(task) if r is not None else "gmm(order)"
         for j in range(count):
             base = {"task": task.name, "family": fam, "n": n, "repeat": j, "seed": seeds[j],
@@ -172,7 +172,7 @@ def main(argv=None):
                 "rel_error_high_mi": float(np.mean((es[high] - tr[high]) / tr[high])) if high.any() else float("nan"),
                 "max_abs_rel_error_high_mi_task": float(max(abs(np.mean(v)) for v in by_task.values())) if by_task else float("nan"),
                 "order_accuracy": oa, "order_pairs": pairs,
-                "seconds_per_estimate": float(np.mean(secs[m if m != "readout" else "readout"])),
+                "seconds_per_estimate": float(np.mean(secs[(m, n)])),
             }
     coverage = {}
     fams = sorted({x["family"] for x in recs})

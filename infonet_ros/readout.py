@@ -53,7 +53,7 @@ from torch import nn
 __all__ = [
     "FEATURE_NAMES", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
     "numpy_features", "infonet_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
-    "pinball_loss", "estimate_interval",
+    "pinball_loss", "estimate_interval", "BUNDLED_READOUT",
 ]
 
 HIST_FACTORS = (0.5, 0.8, 1.25, 2.0, 3.2)
@@ -68,6 +68,7 @@ FEATURE_NAMES = (
     + ["infonet_mi", "infonet_tstd", "infonet_tmax"]
 )
 N_NUMPY_FEATURES = len(FEATURE_NAMES) - 3
+BUNDLED_READOUT = Path(__file__).resolve().parent / "data" / "readout.safetensors"
 
 
 def rank_random_ties(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -276,6 +277,14 @@ class SupervisedReadout:
         return path
 
     @classmethod
+    def pretrained(cls, infonet=None) -> "SupervisedReadout":
+        """The read-out bundled with the package (``infonet_ros/data/readout.safetensors``)."""
+        if not BUNDLED_READOUT.is_file():
+            raise FileNotFoundError(f"no bundled read-out at {BUNDLED_READOUT}: train one with "
+                                    "`python -m infonet_ros.train_readout` and use SupervisedReadout.load(path)")
+        return cls.load(BUNDLED_READOUT, infonet)
+
+    @classmethod
     def load(cls, path: str | Path, infonet=None) -> "SupervisedReadout":
         from safetensors.torch import load_file
         path = Path(path).with_suffix(".safetensors")
@@ -311,8 +320,17 @@ class SupervisedReadout:
         return float(self.estimate_batch(np.asarray(x)[None], np.asarray(y)[None], seed)[0])
 
 
-def estimate_interval(features, readout: SupervisedReadout | str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(low, mid, high) for features [P, F] with a read-out (object or checkpoint path)."""
-    if not isinstance(readout, SupervisedReadout):
+_BUNDLED = None
+
+
+def estimate_interval(features, readout: SupervisedReadout | str | Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, mid, high) in nats for features [P, F] (``compute_features``): the 5 / 50 / 95 %
+    quantiles. ``readout``: object, checkpoint path, or None for the bundled one."""
+    global _BUNDLED
+    if readout is None:
+        if _BUNDLED is None:
+            _BUNDLED = SupervisedReadout.pretrained()
+        readout = _BUNDLED
+    elif not isinstance(readout, SupervisedReadout):
         readout = SupervisedReadout.load(readout)
     return readout.estimate_interval(features)

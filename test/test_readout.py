@@ -67,3 +67,14 @@ def test_tiny_supervised_fit_ranks_dependence():
     assert mid[2] > mid[1] > mid[0]
     assert (lo <= mid).all() and (mid <= hi).all()
     assert abs(mid[2] - T.gauss_mi(0.9)) < 0.25
+
+
+def test_bundled_readout_if_present():
+    from infonet_ros.readout import BUNDLED_READOUT
+    if not BUNDLED_READOUT.is_file():
+        pytest.skip("no bundled read-out")
+    rng = np.random.default_rng(5)
+    xs, ys = zip(*(T.gauss(r).sample(1000, rng) for r in (0.0, 0.9)))
+    lo, mid, hi = estimate_interval(compute_features(np.array(xs), np.array(ys)))
+    assert mid[0] < 0.02 and abs(mid[1] - T.gauss_mi(0.9)) < 0.08
+    assert (lo <= mid).all() and (mid <= hi).all() and lo[1] < T.gauss_mi(0.9) < hi[1]
