@@ -1,0 +1,336 @@
+"""Supervised read-out: cheap features of a sample set -> MI quantiles (5 / 50 / 95 %).
+
+The shipped InfoNet is trained unsupervised (maximise a Donsker-Varadhan bound), so its
+value can only sit below the truth and is biased by the finite table. This module reads a
+sample set through a handful of cheap statistics -- one batched forward pass of the shipped
+InfoNet plus O(N) statistics of the rank-transformed points -- and maps them with a small
+MLP, trained against known ground-truth MI (``infonet_ros.truth``, ``train_readout.py``),
+to three quantiles of the MI. The median is the point estimate; 5 % and 95 % give a 90 %
+interval. Monotone by construction: low = mid - softplus(a), high = mid + softplus(b).
+Outputs are clipped at 0 (MI >= 0).
+
+Features of one set (all symmetric in (x, y), invariant to strictly increasing maps;
+ties broken uniformly at random inside each tie group, ``rank_random_ties``):
+
+* ``log_n``
+* ``hist_f*``: Miller-Madow corrected plug-in MI of the B x B rank histogram,
+  B = round(f N^(1/3)) clipped to [2, 64], for f in ``HIST_FACTORS`` (resolution grows
+  with N)
+* ``gauss_ns``: -0.5 log(1 - r^2), r the correlation of the normal scores (exact for
+  Gaussian copulas)
+* ``spacing_mean``, ``spacing_max``: -1.5 - mean log |v_{(i+1)} - v_{(i)}| over neighbours
+  in u order (and vice versa; mean and max of the two directions): the local spread of the
+  conditional law at rank resolution; E log|U1 - U2| = -3/2, so ~0 at independence
+* ``block_ns_m*`` / ``block_u_m*``: -0.5 mean log of the within-block variance of the normal
+  scores (uniform ranks) of v over blocks of m neighbours in u order (averaged with the
+  swapped direction)
+* ``spacing_k4``, ``spacing_k16``: the same spacing statistic between neighbours k apart
+  in u order (coarser scales)
+* ``vasicek_m16``, ``vasicek_m64``: minus the mean Vasicek m-spacing entropy (spacing
+  a = sqrt(m)/2) of v within blocks of m neighbours in u order, averaged with the swapped
+  direction: h(V) - h(V | U) at block resolution (multi-modal and flat conditionals, which
+  a variance misreads)
+* ``infonet_mi``, ``infonet_tstd``, ``infonet_tmax``: the shipped InfoNet's cross-fitted DV
+  value and the spread / maximum of its two DV tables.
+
+Storage: ``<path>.safetensors`` (MLP weights) + ``<path>.json`` (config: feature names,
+standardisation, layer sizes, InfoNet weights hash). No pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import ndtri
+from torch import nn
+
+__all__ = [
+    "FEATURE_NAMES", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
+    "numpy_features", "infonet_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
+    "pinball_loss", "estimate_interval", "BUNDLED_READOUT",
+]
+
+HIST_FACTORS = (0.5, 0.8, 1.25, 2.0, 3.2)
+BLOCK_SIZES = (8, 32)
+SPACING_LAGS = (4, 16)
+VASICEK_BLOCKS = (16, 64)
+QUANTILES = (0.05, 0.5, 0.95)
+FEATURE_NAMES = (
+    ["log_n"] + [f"hist_f{f:g}" for f in HIST_FACTORS] + ["gauss_ns", "spacing_mean", "spacing_max"]
+    + [f"block_ns_m{m}" for m in BLOCK_SIZES] + [f"block_u_m{m}" for m in BLOCK_SIZES]
+    + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
+    + ["infonet_mi", "infonet_tstd", "infonet_tmax"]
+)
+N_NUMPY_FEATURES = len(FEATURE_NAMES) - 3
+BUNDLED_READOUT = Path(__file__).resolve().parent / "data" / "readout.safetensors"
+
+
+def rank_random_ties(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ranks 0..N-1 along the last axis of [P, N] data, ties broken uniformly at random
+    (a random permutation inside each tie group). int64 [P, N]."""
+    a = np.atleast_2d(np.asarray(a, np.float64))
+    tie_key = rng.random(a.shape)
+    order = np.lexsort((tie_key, a), axis=-1)
+    ranks = np.empty(a.shape, np.int64)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(a.shape[-1]), a.shape), -1)
+    return ranks
+
+
+def hist_bins(n: int) -> list[int]:
+    """Histogram resolutions for a set of n points (grow like n^(1/3))."""
+    return [int(min(max(round(f * n ** (1 / 3)), 2), 64)) for f in HIST_FACTORS]
+
+
+def _hist_mi(ru: np.ndarray, rv: np.ndarray, b: int) -> np.ndarray:
+    """Miller-Madow plug-in MI of the b x b histogram of rank pairs, per row. [P, N] -> [P]."""
+    p, n = ru.shape
+    cell = (ru * b // n) * b + (rv * b // n) + (np.arange(p) * b * b)[:, None]
+    counts = np.bincount(cell.ravel(), minlength=p * b * b).reshape(p, b, b).astype(np.float64)
+    px = counts.sum(2, keepdims=True)
+    py = counts.sum(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(counts > 0, counts * np.log(counts * n / (px * py)), 0.0)
+    plug = t.sum((1, 2)) / n
+    m = (counts > 0).sum((1, 2))
+    mx = (px > 0).sum((1, 2))
+    my = (py > 0).sum((1, 2))
+    return plug + ((mx - 1) + (my - 1) - (m - 1)) / (2.0 * n)
+
+
+def _directional(ru: np.ndarray, rv: np.ndarray, zv: np.ndarray) -> dict:
+    """Statistics of v along u order: spacings, block variances (normal scores, ranks),
+    Vasicek m-spacing entropies of the blocks."""
+    p, n = ru.shape
+    order = np.argsort(ru, axis=-1)
+    vs = np.take_along_axis(rv, order, -1).astype(np.float64) / n
+    zs = np.take_along_axis(zv, order, -1)
+    out = {"spacing": -1.5 - np.mean(np.log(np.abs(np.diff(vs, axis=-1)) + 0.5 / n), -1)}
+    for k in SPACING_LAGS:
+        out[f"spacing_k{k}"] = -1.5 - np.mean(np.log(np.abs(vs[:, k:] - vs[:, :-k]) + 0.5 / n), -1)
+    for m in BLOCK_SIZES:
+        k = n // m
+        zb = zs[:, : k * m].reshape(p, k, m)
+        vb = vs[:, : k * m].reshape(p, k, m)
+        out[f"block_ns_m{m}"] = -0.5 * np.mean(np.log(zb.var(-1, ddof=1) + 1e-12), -1)
+        out[f"block_u_m{m}"] = -0.5 * np.mean(np.log(12.0 * vb.var(-1, ddof=1) + 1e-12), -1)
+    for name in VASICEK_BLOCKS:
+        m = min(name, n)
+        k = n // m
+        blk = np.sort(vs[:, : k * m].reshape(p, k, m), -1)
+        a = max(1, int(round(math.sqrt(m) / 2)))
+        lo = np.concatenate([np.repeat(blk[..., :1], a, -1), blk[..., :-a]], -1)
+        hi = np.concatenate([blk[..., a:], np.repeat(blk[..., -1:], a, -1)], -1)
+        # minus the Vasicek entropy of each block's v values (h(V) = 0 for uniform V)
+        out[f"vasicek_m{name}"] = -np.log(np.maximum(hi - lo, 0.5 / n) * m / (2 * a)).mean((-1, -2))
+    return out
+
+
+def numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
+    """The O(N) features (all but InfoNet's) from integer ranks [P, N] -> [P, F - 3]."""
+    p, n = ru.shape
+    out = [np.full(p, math.log(n))]
+    out += [_hist_mi(ru, rv, b) for b in hist_bins(n)]
+    scores = ndtri((np.arange(n) + 0.5) / n)
+    zu, zv = scores[ru], scores[rv]
+    r = (zu * zv).mean(-1) / (scores * scores).mean()
+    out.append(-0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None)))
+    d1, d2 = _directional(ru, rv, zv), _directional(rv, ru, zu)
+    out += [(d1["spacing"] + d2["spacing"]) / 2, np.maximum(d1["spacing"], d2["spacing"])]
+    out += [(d1[f"block_ns_m{m}"] + d2[f"block_ns_m{m}"]) / 2 for m in BLOCK_SIZES]
+    out += [(d1[f"block_u_m{m}"] + d2[f"block_u_m{m}"]) / 2 for m in BLOCK_SIZES]
+    out += [(d1[f"spacing_k{k}"] + d2[f"spacing_k{k}"]) / 2 for k in SPACING_LAGS]
+    out += [(d1[f"vasicek_m{m}"] + d2[f"vasicek_m{m}"]) / 2 for m in VASICEK_BLOCKS]
+    return np.stack(out, -1)
+
+
+_POINTS_PER_CHUNK = 1 << 20
+
+
+@torch.inference_mode()
+def infonet_features(model, ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
+    """One batched forward of the shipped InfoNet on copula points ((rank + 1/2) / N):
+    [P, 3] = (cross-fitted DV value, mean std of the two tables, mean max of the tables)."""
+    p, n = ru.shape
+    u = torch.from_numpy(((np.stack([ru, rv], -1) + 0.5) / n).astype(np.float32))
+    chunk = max(1, _POINTS_PER_CHUNK // n)
+    outs = []
+    for i in range(0, p, chunk):
+        o = model(u[i : i + chunk])
+        t = o["tables"].flatten(2)  # [c, 2, G*G]
+        outs.append(torch.stack([o["mi"], t.std(-1).mean(-1), t.amax(-1).mean(-1)], -1).double())
+    return torch.cat(outs).numpy()
+
+
+def compute_features(xs, ys, model=None, rng: np.random.Generator | int | None = 0) -> np.ndarray:
+    """Features of P sample sets of equal size: xs, ys [P, N] (or [N]) -> [P, F].
+
+    ``model``: an ``InfoNet`` (e.g. ``InfoNetEstimator.pretrained().model``); None loads the
+    bundled one. ``rng``: generator or seed for the random tie-breaking (default 0:
+    deterministic)."""
+    xs = np.atleast_2d(np.asarray(xs, np.float64))
+    ys = np.atleast_2d(np.asarray(ys, np.float64))
+    if xs.shape != ys.shape:
+        raise ValueError(f"xs and ys must have the same shape, got {xs.shape} and {ys.shape}")
+    if xs.shape[-1] < 16:
+        raise ValueError(f"need at least 16 samples per set, got {xs.shape[-1]}")
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise ValueError("xs/ys contain NaN or Inf")
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    ru, rv = rank_random_ties(xs, rng), rank_random_ties(ys, rng)
+    if model is None:
+        model = _default_infonet()
+    return np.concatenate([numpy_features(ru, rv), infonet_features(model, ru, rv)], -1)
+
+
+_INFONET = None
+
+
+def _default_infonet():
+    global _INFONET
+    if _INFONET is None:
+        from .estimator import InfoNetEstimator
+        _INFONET = InfoNetEstimator.pretrained(device="cpu").model
+    return _INFONET
+
+
+def infonet_weights_sha() -> str:
+    from .estimator import BUNDLED_WEIGHTS
+    return hashlib.sha256(BUNDLED_WEIGHTS.read_bytes()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- the network
+
+class ReadoutMLP(nn.Module):
+    """Standardised features -> (low, mid, high); low <= mid <= high by construction."""
+
+    def __init__(self, n_features: int, hidden: int = 128, layers: int = 3,
+                 mean: np.ndarray | None = None, std: np.ndarray | None = None):
+        super().__init__()
+        self.n_features, self.hidden, self.layers = n_features, hidden, layers
+        self.register_buffer("mean", torch.as_tensor(np.zeros(n_features) if mean is None else mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(np.ones(n_features) if std is None else std, dtype=torch.float32))
+        mods, d = [], n_features
+        for _ in range(layers):
+            mods += [nn.Linear(d, hidden), nn.SiLU()]
+            d = hidden
+        self.body = nn.Sequential(*mods)
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """[B, F] -> [B, 3] quantiles (5, 50, 95 %), unclipped."""
+        o = self.head(self.body((f - self.mean) / self.std))
+        mid = o[:, 0]
+        return torch.stack([mid - F.softplus(o[:, 1]), mid, mid + F.softplus(o[:, 2])], -1)
+
+
+def pinball_loss(q: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean pinball loss of quantile predictions q [B, 3] at ``QUANTILES`` for targets y [B]."""
+    tau = torch.tensor(QUANTILES, dtype=q.dtype, device=q.device)
+    d = y[:, None] - q
+    loss = torch.maximum(tau * d, (tau - 1) * d).sum(-1)
+    if w is None:
+        return loss.mean()
+    return (loss * w).sum() / w.sum()
+
+
+class SupervisedReadout:
+    """The trained read-out: ``estimate_interval(features)``, ``estimate_batch``, save/load."""
+
+    FORMAT = "infonet_ros.readout/1"
+
+    def __init__(self, mlp: ReadoutMLP, info: dict | None = None, infonet=None):
+        self.mlp = mlp.eval()
+        self.info = dict(info or {})
+        self._infonet = infonet
+
+    @property
+    def infonet(self):
+        if self._infonet is None:
+            self._infonet = _default_infonet()
+        return self._infonet
+
+    # -- io
+    def config(self) -> dict:
+        return {"format": self.FORMAT, "feature_names": list(FEATURE_NAMES), "n_features": self.mlp.n_features,
+                "hidden": self.mlp.hidden, "layers": self.mlp.layers, "quantiles": list(QUANTILES),
+                "hist_factors": list(HIST_FACTORS), "block_sizes": list(BLOCK_SIZES), "info": self.info}
+
+    def save(self, path: str | Path) -> Path:
+        """Writes ``<stem>.safetensors`` and ``<stem>.json``; returns the safetensors path."""
+        from safetensors.torch import save_file
+        path = Path(path).with_suffix(".safetensors")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().float().contiguous() for k, v in self.mlp.state_dict().items()}
+        tmp = path.with_suffix(".tmp")
+        save_file(tensors, str(tmp), metadata={"format": self.FORMAT})
+        cfg_tmp = path.with_suffix(".json.tmp")
+        cfg_tmp.write_text(json.dumps(self.config(), indent=1, sort_keys=True, default=str))
+        tmp.replace(path)
+        cfg_tmp.replace(path.with_suffix(".json"))
+        return path
+
+    @classmethod
+    def pretrained(cls, infonet=None) -> "SupervisedReadout":
+        """The read-out bundled with the package (``infonet_ros/data/readout.safetensors``)."""
+        if not BUNDLED_READOUT.is_file():
+            raise FileNotFoundError(f"no bundled read-out at {BUNDLED_READOUT}: train one with "
+                                    "`python -m infonet_ros.train_readout` and use SupervisedReadout.load(path)")
+        return cls.load(BUNDLED_READOUT, infonet)
+
+    @classmethod
+    def load(cls, path: str | Path, infonet=None) -> "SupervisedReadout":
+        from safetensors.torch import load_file
+        path = Path(path).with_suffix(".safetensors")
+        cfg = json.loads(path.with_suffix(".json").read_text())
+        if cfg.get("format") != cls.FORMAT:
+            raise ValueError(f"{path}: not a read-out checkpoint (format {cfg.get('format')!r})")
+        if cfg["feature_names"] != list(FEATURE_NAMES):
+            raise ValueError(f"{path}: trained on features {cfg['feature_names']}, this code computes {list(FEATURE_NAMES)}")
+        mlp = ReadoutMLP(cfg["n_features"], cfg["hidden"], cfg["layers"])
+        mlp.load_state_dict(load_file(str(path)))
+        return cls(mlp, cfg.get("info"), infonet)
+
+    # -- inference
+    @torch.inference_mode()
+    def estimate_interval(self, features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """features [P, F] (``compute_features``) -> (low, mid, high), each [P], nats, >= 0."""
+        f = torch.as_tensor(np.atleast_2d(np.asarray(features, np.float32)))
+        q = self.mlp(f).clamp_min(0.0).double().numpy()
+        return q[:, 0], q[:, 1], q[:, 2]
+
+    @torch.inference_mode()
+    def quantiles_unclipped(self, features) -> np.ndarray:
+        """[P, 3] raw quantiles (5, 50, 95 %) before the clip at 0."""
+        return self.mlp(torch.as_tensor(np.atleast_2d(np.asarray(features, np.float32)))).double().numpy()
+
+    def interval_batch(self, xs, ys, seed: int = 0):
+        return self.estimate_interval(compute_features(xs, ys, self.infonet, seed))
+
+    def estimate_batch(self, xs, ys, seed: int = 0) -> np.ndarray:
+        return self.interval_batch(xs, ys, seed)[1]
+
+    def estimate(self, x, y, seed: int = 0) -> float:
+        return float(self.estimate_batch(np.asarray(x)[None], np.asarray(y)[None], seed)[0])
+
+
+_BUNDLED = None
+
+
+def estimate_interval(features, readout: SupervisedReadout | str | Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, mid, high) in nats for features [P, F] (``compute_features``): the 5 / 50 / 95 %
+    quantiles. ``readout``: object, checkpoint path, or None for the bundled one."""
+    global _BUNDLED
+    if readout is None:
+        if _BUNDLED is None:
+            _BUNDLED = SupervisedReadout.pretrained()
+        readout = _BUNDLED
+    elif not isinstance(readout, SupervisedReadout):
+        readout = SupervisedReadout.load(readout)
+    return readout.estimate_interval(features)
