@@ -44,8 +44,9 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
-    # The trained model ships inside the package (infonet_ros/weights/*.safetensors).
-    package_data={PACKAGE: ['weights/*.safetensors']},
+    # The trained model ships inside the package (infonet_ros/weights/*.safetensors), and so
+    # do the supervised read-out and the truth bank it was trained on (infonet_ros/data/).
+    package_data={PACKAGE: ['weights/*.safetensors', 'data/*.json', 'data/*.safetensors']},
     include_package_data=True,
     zip_safe=False,
     # rclpy and the message packages are not listed: they come from a ROS 2 install, or
