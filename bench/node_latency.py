@@ -89,7 +89,7 @@ class BenchError(Exception):
 # --- processes --------------------------------------------------------------------------
 
 def estimator_command() -> list[str]:
-    exe = Path(sys.executable).parent / 'estimator'
+    exe = Path(sys.executable).parent / 'infonet_estimator'
     return [str(exe)] if exe.exists() else [sys.executable, '-m', 'infonet_ros.node']
 
 
@@ -282,10 +282,11 @@ class Listener:
         recv = time.monotonic()
         estimator, streams = None, {}
         for status in msg.status:
-            if not status.name.startswith(f'{NODE}: '):
+            prefix = f'/{NODE}: '   # status names start with the node's fully qualified name
+            if not status.name.startswith(prefix):
                 continue
             values = {kv.key: kv.value for kv in status.values}
-            kind = status.name[len(NODE) + 2:]
+            kind = status.name[len(prefix):]
             if kind == 'estimator':
                 estimator = values
             elif kind.startswith('stream '):
