@@ -222,17 +222,25 @@ class InfoNetEstimator:
             raise ValueError(f"xs and ys must have the same shape [P, N], got {xs.shape} and {ys.shape}")
         return self._estimate_rows(xs, ys, ("xs", "ys"))
 
+    def _row_points(self, xs: np.ndarray, ys: np.ndarray):
+        """Rows of pairs xs, ys [P, N] -> (copula points uc [P, 2, N] on the device, ties
+        broken per pair; constant x [P]; constant y [P]; tied x [P]; tied y [P])."""
+        p, n = xs.shape
+        _check_n(n)
+        r, c, tied = self._ranks(np.stack([xs, ys], 1).reshape(2 * p, n))  # rows x0, y0, x1, y1, ...
+        cx, cy = c[0::2], c[1::2]
+        uc = r.view(p, 2, n)
+        rows = np.flatnonzero((tied[0::2] | tied[1::2]) & ~(cx | cy))
+        self._break_ties(uc, rows, xs[rows], ys[rows])
+        return uc, cx, cy, tied[0::2], tied[1::2]
+
     def _estimate_rows(self, xs: np.ndarray, ys: np.ndarray, names) -> np.ndarray:
         p, n = xs.shape
         if p == 0:
             return np.zeros(0)
-        _check_n(n)
-        r, c, tied = self._ranks(np.stack([xs, ys], 1).reshape(2 * p, n))  # rows x0, y0, x1, y1, ...
-        cx, cy = c[0::2], c[1::2]
+        uc, cx, cy, tx, ty = self._row_points(xs, ys)
         const = cx | cy
-        uc = r.view(p, 2, n)
-        rows = np.flatnonzero((tied[0::2] | tied[1::2]) & ~const)
-        self._break_ties(uc, rows, xs[rows], ys[rows])
+        tied = np.stack([tx, ty], 1).reshape(-1)
         mi = np.maximum(self._forward_points(uc.transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
         both = np.flatnonzero(tied[0::2] & tied[1::2] & ~const)
         self._discrete_pairs(mi, both, xs[both], ys[both])
@@ -257,15 +265,8 @@ class InfoNetEstimator:
                 raise ValueError(f"pair ({i}, {j}) is out of range for data with {k} columns")
         if not pairs:
             return np.zeros(0)
-        _check_n(n)
-        ranks, const, tied = self._ranks(data.T)
-        idx = torch.as_tensor(pairs, device=self.torch_device)
-        uc = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], 1)  # [P, 2, N]
+        uc, const, tied = self._pair_points(data, pairs)
         bad = np.array([const[i] or const[j] for i, j in pairs])
-        rows = np.flatnonzero(np.array([tied[i] or tied[j] for i, j in pairs]) & ~bad)
-        if rows.size:  # a pair's ties are broken by the pair's own data
-            ia, ib = np.asarray(pairs)[rows].T
-            self._break_ties(uc, rows, data.T[ia], data.T[ib])
         mi = np.maximum(self._forward_points(uc.transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
         both = [r for r, (i, j) in enumerate(pairs) if tied[i] and tied[j] and not bad[r]]
         if both:
@@ -277,6 +278,79 @@ class InfoNetEstimator:
             self._warn_constant(label(c) for c in np.flatnonzero(const))
             mi[bad] = 0.0
         return mi
+
+    def _pair_points(self, data: np.ndarray, pairs: list[tuple[int, int]]):
+        """Columns of a window [N, K] and index pairs -> (copula points uc [P, 2, N] on the
+        device, each column ranked once, ties broken per pair; constant columns [K]; tied
+        columns [K])."""
+        _check_n(data.shape[0])
+        ranks, const, tied = self._ranks(data.T)
+        idx = torch.as_tensor(pairs, device=self.torch_device)
+        uc = torch.stack([ranks[idx[:, 0]], ranks[idx[:, 1]]], 1)  # [P, 2, N]
+        bad = np.array([const[i] or const[j] for i, j in pairs])
+        rows = np.flatnonzero(np.array([tied[i] or tied[j] for i, j in pairs]) & ~bad)
+        if rows.size:  # a pair's ties are broken by the pair's own data
+            ia, ib = np.asarray(pairs)[rows].T
+            self._break_ties(uc, rows, data.T[ia], data.T[ib])
+        return uc, const, tied
+
+    # -- calibrated intervals (the supervised read-out) -------------------------------------
+    def estimate_interval(self, x, y, level: float = 0.9) -> tuple[float, float, float]:
+        """(low, mid, high) in nats: the 5 / 50 / 95 % quantiles of the MI given the sample,
+        from the supervised read-out (docs/READOUT.md: trained against known MI; InfoNet's DV
+        value is one of its features). Preview: ``estimate`` still returns InfoNet's value."""
+        x = _as_float_array("x", x, 1)
+        y = _as_float_array("y", y, 1)
+        if x.shape != y.shape:
+            raise ValueError(f"x and y must have equal length, got {x.shape[0]} and {y.shape[0]}")
+        low, mid, high = self.estimate_interval_batch(x[None], y[None], level)
+        return float(low[0]), float(mid[0]), float(high[0])
+
+    def estimate_interval_batch(self, xs, ys, level: float = 0.9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P pairs: xs, ys [P, N] -> (low, mid, high), each [P] (see ``estimate_interval``)."""
+        xs = _as_float_array("xs", xs, 2)
+        ys = _as_float_array("ys", ys, 2)
+        if xs.shape != ys.shape:
+            raise ValueError(f"xs and ys must have the same shape [P, N], got {xs.shape} and {ys.shape}")
+        self._check_level(level)
+        if xs.shape[0] == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        uc, cx, cy, _, _ = self._row_points(xs, ys)
+        return self._interval(uc, cx | cy)
+
+    def estimate_interval_pairs(self, data, pairs: Sequence[tuple[int, int]], level: float = 0.9
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One window [N, K] and index pairs -> (low, mid, high), each [P]."""
+        data = _as_float_array("data", data, 2)
+        pairs = [(int(i), int(j)) for i, j in pairs]
+        for i, j in pairs:
+            if not (0 <= i < data.shape[1] and 0 <= j < data.shape[1]):
+                raise ValueError(f"pair ({i}, {j}) is out of range for data with {data.shape[1]} columns")
+        self._check_level(level)
+        if not pairs:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        uc, const, _ = self._pair_points(data, pairs)
+        return self._interval(uc, np.array([const[i] or const[j] for i, j in pairs]))
+
+    @staticmethod
+    def _check_level(level: float):
+        if not isinstance(level, (int, float)) or abs(float(level) - 0.9) > 1e-9:
+            raise ValueError(f"level={level!r}: the read-out is trained for 90 % intervals (its 5 % and "
+                             "95 % quantiles); other levels are not calibrated")
+
+    def _interval(self, uc: torch.Tensor, const: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from .readout import SupervisedReadout, infonet_features, numpy_features
+        if getattr(self, "_readout", None) is None:
+            self._readout = SupervisedReadout.pretrained(infonet=self.model)
+        n = uc.shape[-1]
+        ranks = torch.round(uc.float() * n - 0.5).to(torch.int64).cpu().numpy()  # 0..N-1, ties broken
+        ru, rv = ranks[:, 0], ranks[:, 1]
+        with self._torch_threads():
+            feats = np.concatenate([numpy_features(ru, rv), infonet_features(self.model, ru, rv)], -1)
+        low, mid, high = self._readout.estimate_interval(feats)
+        for q in (low, mid, high):
+            q[const] = 0.0  # a constant input carries no information
+        return low, mid, high
 
     def estimate_matrix(self, data) -> np.ndarray:
         """data [N, K] -> symmetric [K, K] MI matrix (nats), zero diagonal, one batched pass."""

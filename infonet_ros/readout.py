@@ -157,7 +157,8 @@ def infonet_features(model, ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     """One batched forward of the shipped InfoNet on copula points ((rank + 1/2) / N):
     [P, 3] = (cross-fitted DV value, mean std of the two tables, mean max of the tables)."""
     p, n = ru.shape
-    u = torch.from_numpy(((np.stack([ru, rv], -1) + 0.5) / n).astype(np.float32))
+    device = next(model.parameters()).device
+    u = torch.from_numpy(((np.stack([ru, rv], -1) + 0.5) / n).astype(np.float32)).to(device)
     chunk = max(1, _POINTS_PER_CHUNK // n)
     outs = []
     for i in range(0, p, chunk):

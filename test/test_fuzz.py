@@ -142,14 +142,19 @@ def test_estimate_batch_and_pairs_never_crash(est, data):
     pairs = data.draw(st.lists(st.tuples(st.integers(-2, 6), st.integers(-2, 6)), max_size=8))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
-        for call in (lambda: est.estimate_pairs(table, pairs), lambda: est.estimate_matrix(table),
-                     lambda: est.estimate_batch(table.T, table.T[::-1])):
+        calls = {'pairs': lambda: est.estimate_pairs(table, pairs),
+                 'matrix': lambda: est.estimate_matrix(table),
+                 'batch': lambda: est.estimate_batch(table.T, table.T[::-1]),
+                 'interval': lambda: np.stack(est.estimate_interval_pairs(table, pairs)).reshape(3, -1)}
+        for name, call in calls.items():
             try:
                 out = call()
             except ValueError as exc:
                 check_error(exc)
                 continue
             check_result(out)
+            if name == 'interval':   # (low, mid, high) ordered
+                assert np.all(out[0] <= out[1]) and np.all(out[1] <= out[2])
 
 
 # --- field paths ----------------------------------------------------------------------------
