@@ -34,27 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infonet_ros import InfoNetEstimator, tune_malloc  # noqa: E402
 from infonet_ros.baselines import KSG  # noqa: E402
 from infonet_ros.copula import rank_transform_numpy  # noqa: E402
-from infonet_ros.tasks import data_seed, tied_suite  # noqa: E402
+from infonet_ros.tasks import data_seed, tied_marginals, tied_suite  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "ties.md"
 
 
 def tied_inputs():
-    from scipy.stats import norm
-
-    def levels(z, k):
-        return np.digitize(z, norm.ppf(np.arange(1, k) / k)).astype(np.float64)
-    return {
-        "binary (z > 0)": lambda z: (z > 0).astype(np.float64),
-        "3 levels": lambda z: levels(z, 3),
-        "7 levels": lambda z: levels(z, 7),
-        "20 levels": lambda z: levels(z, 20),
-        "clipped, 30 % at the limits": lambda z: np.clip(z, -norm.ppf(0.85), norm.ppf(0.85)),
-        "clipped, 50 %": lambda z: np.clip(z, -norm.ppf(0.75), norm.ppf(0.75)),
-        "clipped, 70 %": lambda z: np.clip(z, -norm.ppf(0.65), norm.ppf(0.65)),
-        "integer counter floor(3 e^z)": lambda z: np.floor(3.0 * np.exp(z)),
-        "continuous (reference)": lambda z: z,
-    }
+    return {**tied_marginals(), "continuous (reference)": lambda z: z}
 
 
 class AveragedTies:

@@ -40,7 +40,7 @@ __all__ = [
     "BivariateGaussian", "GaussianMixture", "AdditiveUniform", "GammaExponential", "StudentT",
     "MonotoneTransform", "Independent", "TRANSFORMS", "suite", "order_mixtures", "data_seed",
     "EVAL_SEED_BASE", "SUITE_MIXTURE_SEED", "ORDER_MIXTURE_SEED", "student_t_mi",
-    "QuantisedGaussian", "ClippedGaussian", "tied_suite",
+    "QuantisedGaussian", "ClippedGaussian", "tied_suite", "tied_marginals",
 ]
 
 EVAL_SEED_BASE = 10_000_000        # every benchmark sample seed is >= this (training: < 10^6)
@@ -502,6 +502,35 @@ class ClippedGaussian(Task):
         h_y = 0.5 * np.log(2 * np.pi * np.e)
         h_cont = 0.5 * np.log(2 * np.pi * np.e * (1 - rho ** 2))
         return float(h_y - (1 - self.clipped) * h_cont - self.clipped * _quad(neg_plogp))
+
+
+def tied_marginals() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Standard-normal samples z -> tied streams as robots produce them: a binary switch,
+    3 / 7 / 20 equiprobable levels, a signal saturated in 30 / 50 / 70 % of the samples
+    (clipped at +-c), an integer counter floor(3 e^z). Applied to independent z they give
+    independent tied streams (MI 0); the dependent cases are ``tied_suite``."""
+    def levels(z, k):
+        return np.digitize(z, _equiprobable_edges(k)).astype(np.float64)
+
+    def clipped(z, share):
+        c = _clip_level(share)
+        return np.clip(z, -c, c)
+    return {
+        "binary": lambda z: (z > 0).astype(np.float64),
+        "3 levels": lambda z: levels(z, 3),
+        "7 levels": lambda z: levels(z, 7),
+        "20 levels": lambda z: levels(z, 20),
+        "clipped 30 %": lambda z: clipped(z, 0.3),
+        "clipped 50 %": lambda z: clipped(z, 0.5),
+        "clipped 70 %": lambda z: clipped(z, 0.7),
+        "integer counter": lambda z: np.floor(3.0 * np.exp(z)),
+    }
+
+
+def _clip_level(share: float) -> float:
+    """c with P(|Z| > c) = share for a standard normal Z."""
+    from scipy.stats import norm
+    return float(norm.ppf(1.0 - share / 2.0))
 
 
 def tied_suite() -> list[Task]:

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from scipy.stats import norm
 
 from infonet_ros import InfoNetEstimator
 from infonet_ros.baselines import KSG
@@ -21,7 +20,7 @@ from infonet_ros.copula import (has_ties, pair_ranks, rank_transform_numpy, soft
                                 tie_orders, tie_summary)
 from infonet_ros.discrete import miller_madow_mi, use_plugin
 from infonet_ros.pipeline import tied_streams
-from infonet_ros.tasks import ClippedGaussian, QuantisedGaussian, data_seed, tied_suite
+from infonet_ros.tasks import ClippedGaussian, QuantisedGaussian, data_seed, tied_marginals, tied_suite
 
 REPEATS = 40
 NS = (128, 500, 2000)
@@ -32,20 +31,7 @@ def est():
     return InfoNetEstimator.pretrained(device="cpu")
 
 
-def _levels(z, levels):
-    return np.digitize(z, norm.ppf(np.arange(1, levels) / levels)).astype(np.float64)
-
-
-TIED_INPUTS = {   # z ~ N(0, 1) -> a tied stream
-    "binary": lambda z: (z > 0).astype(np.float64),
-    "3 levels": lambda z: _levels(z, 3),
-    "7 levels": lambda z: _levels(z, 7),
-    "20 levels": lambda z: _levels(z, 20),
-    "clipped 30 %": lambda z: np.clip(z, -norm.ppf(0.85), norm.ppf(0.85)),
-    "clipped 50 %": lambda z: np.clip(z, -norm.ppf(0.75), norm.ppf(0.75)),
-    "clipped 70 %": lambda z: np.clip(z, -norm.ppf(0.65), norm.ppf(0.65)),
-    "integer counter": lambda z: np.floor(3.0 * np.exp(z)),
-}
+TIED_INPUTS = tied_marginals()   # z ~ N(0, 1) -> a tied stream
 
 
 # --- the transform ---------------------------------------------------------------------
