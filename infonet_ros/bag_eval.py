@@ -226,6 +226,19 @@ class _ChunkedEstimator:
         return self.estimator.estimate_batch(xs, ys)
 
 
+def require_windows(ev: BagEvaluation, bag, config: PipelineConfig) -> None:
+    """BagError naming the bag (its length against a window's span, and the most common
+    reason) when not one window of it could be evaluated."""
+    if ev.results:
+        return
+    from infonet_ros import report
+    reasons = report.skip_reasons(ev.skipped)
+    why = f'; most common reason: {reasons[0][0]}' if reasons else ''
+    raise BagError(f"no window could be evaluated in bag '{bag}' "
+                   f'({ev.bag_end_s - ev.bag_start_s:.1f} s long; a window spans '
+                   f'{config.window_span_s:.1f} s){why}')
+
+
 def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
                  compare: Sequence[str] = (), t_ends: Sequence[float] | None = None,
                  batch_windows: int = 64, progress: bool = True) -> BagEvaluation:
@@ -364,12 +377,7 @@ def run(args) -> BagEvaluation:
         truth = load_ground_truth(args.truth)
     ev = evaluate_bag(args.bag, config, compare=args.compare, batch_windows=args.batch,
                       progress=not args.quiet)
-    if not ev.results:
-        reasons = report.skip_reasons(ev.skipped)
-        why = f'; most common reason: {reasons[0][0]}' if reasons else ''
-        raise BagError(f"no window could be evaluated in bag '{args.bag}' "
-                       f'({ev.bag_end_s - ev.bag_start_s:.1f} s long; a window spans '
-                       f'{config.window_span_s:.1f} s){why}')
+    require_windows(ev, args.bag, config)
     report.write_report(ev, args.out, plots=not args.no_plots, truth=truth)
     return ev
 

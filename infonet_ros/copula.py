@@ -259,13 +259,6 @@ def pair_ranks(x, y) -> tuple[np.ndarray, np.ndarray]:
     return u.reshape(np.shape(x)), v.reshape(np.shape(y))
 
 
-def has_ties(x: np.ndarray) -> np.ndarray:
-    """[R, N] (or [N]) -> bool [R] (or scalar): does the row hold a repeated value?"""
-    s = np.sort(np.atleast_2d(np.asarray(x, np.float64)), axis=-1)
-    out = (s[..., 1:] == s[..., :-1]).any(-1)
-    return out if np.ndim(x) > 1 else bool(out[0])
-
-
 def tie_summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Columns of a window: x [N, K] -> (distinct values [K], share of the most common value [K])."""
     x = np.asarray(x, np.float64)

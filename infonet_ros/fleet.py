@@ -289,19 +289,14 @@ def evaluate_task(bag: str, config, compare: Sequence[str], batch_windows: int,
     Raises BagError / ValueError / OSError on a bad bag (the driver reports it by name).
     """
     from infonet_ros import report
-    from infonet_ros.bag_eval import evaluate_bag
+    from infonet_ros.bag_eval import evaluate_bag, require_windows
     from infonet_ros.runtime import tune_malloc
 
     start = time.perf_counter()
     tune_malloc()
     ev = evaluate_bag(bag, config, compare=compare, batch_windows=batch_windows,
                       progress=False)
-    if not ev.results:
-        reasons = report.skip_reasons(ev.skipped)
-        why = f'; most common reason: {reasons[0][0]}' if reasons else ''
-        raise BagError(f"no window could be evaluated in bag '{bag}' "
-                       f'({ev.bag_end_s - ev.bag_start_s:.1f} s long; a window spans '
-                       f'{config.window_span_s:.1f} s){why}')
+    require_windows(ev, bag, config)
     if folder is not None:
         report.write_report(ev, folder, plots=plots)
         ev = None

@@ -750,10 +750,9 @@ class InfoNet(nn.Module):
         return table
 
 
-def _bilinear_splat(pts: torch.Tensor, g: int) -> torch.Tensor:
-    """Points [n, 2] in [0, 1]^2 -> [G, G] bilinear histogram on the grid nodes (row x, column y):
-    each point gives its four corner nodes the weights (1 - fx or fx) * (1 - fy or fy)."""
-    out = torch.zeros(g, g, dtype=pts.dtype, device=pts.device)
+def _bilinear_corners(pts: torch.Tensor, g: int):
+    """The four corner nodes (ix, iy) of points [n, 2] in [0, 1]^2 on a G x G node grid and
+    each point's bilinear weight (1 - fx or fx) * (1 - fy or fy) on them."""
     pos = pts.clamp(0, 1) * (g - 1)
     i0 = pos.floor().clamp(max=g - 2)
     f = pos - i0
@@ -762,23 +761,22 @@ def _bilinear_splat(pts: torch.Tensor, g: int) -> torch.Tensor:
         for dy in (0, 1):
             wx = f[:, 0] if dx else 1 - f[:, 0]
             wy = f[:, 1] if dy else 1 - f[:, 1]
-            out.index_put_((i0[:, 0] + dx, i0[:, 1] + dy), wx * wy, accumulate=True)
+            yield i0[:, 0] + dx, i0[:, 1] + dy, wx * wy
+
+
+def _bilinear_splat(pts: torch.Tensor, g: int) -> torch.Tensor:
+    """Points [n, 2] in [0, 1]^2 -> [G, G] bilinear histogram on the grid nodes (row x, column y)."""
+    out = torch.zeros(g, g, dtype=pts.dtype, device=pts.device)
+    for ix, iy, w in _bilinear_corners(pts, g):
+        out.index_put_((ix, iy), w, accumulate=True)
     return out
 
 
 def _bilinear_lookup(table: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
     """A [G, G] node table, bilinearly interpolated at points [n, 2] in [0, 1]^2 -> [n]."""
-    g = table.shape[0]
-    pos = pts.clamp(0, 1) * (g - 1)
-    i0 = pos.floor().clamp(max=g - 2)
-    f = pos - i0
-    i0 = i0.long()
     out = torch.zeros(len(pts), dtype=table.dtype, device=table.device)
-    for dx in (0, 1):
-        for dy in (0, 1):
-            wx = f[:, 0] if dx else 1 - f[:, 0]
-            wy = f[:, 1] if dy else 1 - f[:, 1]
-            out = out + wx * wy * table[i0[:, 0] + dx, i0[:, 1] + dy]
+    for ix, iy, w in _bilinear_corners(pts, table.shape[0]):
+        out = out + w * table[ix, iy]
     return out
 
 

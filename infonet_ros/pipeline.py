@@ -25,7 +25,7 @@ import numpy as np
 
 from infonet_ros.graph import threshold_edges
 from infonet_ros.streams import MIN_WINDOW_SIZE, PipelineConfig, parse_pairs
-from infonet_ros.windowing import Window
+from infonet_ros.windowing import DISCRETE_MAX_LEVELS, Window
 
 __all__ = ['EstimateResult', 'LatestOnlyWorker', 'MIPipeline', 'RequestError', 'WindowResult',
            'make_estimator', 'tied_streams', 'window_schedule']
@@ -77,7 +77,7 @@ class EstimateResult:
     t_end: float | None = None
 
 
-TIED_MAX_LEVELS = 32     # a stream with at most this many distinct values in a window ...
+TIED_MAX_LEVELS = DISCRETE_MAX_LEVELS   # at most this many distinct values in a window ...
 TIED_TOP_SHARE = 0.10    # ... or one value in at least this share of it is reported as tied
 
 

@@ -10,7 +10,7 @@ Why linear interpolation for continuous streams, also for streams slower than th
 it keeps simultaneous samples of two streams paired with the same weights, and gives a
 slow stream distinct values between its samples rather than runs of repeats.
 
-Why hold for discrete streams: a stream whose raw samples in the window take at most
+Why the nearest sample for discrete streams: a stream whose raw samples in the window take at most
 ``DISCRETE_MAX_LEVELS`` distinct values, each repeated (a contact switch, a button, a gear
 or mode, an integer counter), only ever has those values; interpolating a 0 -> 1 contact
 edge between jittered stamps invents 0.37 or 0.81, turns a binary stream into hundreds of
@@ -19,8 +19,9 @@ this keeps (``copula.pair_ranks``). Nearest rather than previous sample (zero-or
 when the grid falls on the stamps of another stream, a sample stamped by its reception time
 arrives a little after its partner's header stamp, and a hold would pair it with the
 partner's previous sample (measured: a contact switch and the force it depends on, both at
-100 Hz, read 0.00 nats held and 0.27 nats nearest; truth 0.27). The choice is made per window from the data, so
-bag replay and the live node agree, and message types need not be known.
+100 Hz, read 0.00 nats held and 0.27 nats nearest; truth 0.27). The choice is made per
+window from the data, so bag replay and the live node agree, and message types need not
+be known.
 
 A stream is never extrapolated, and a window whose span holds a gap longer than
 ``max_gap_s`` in any stream is refused rather than bridged.
@@ -38,7 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['DISCRETE_MAX_LEVELS', 'StreamAligner', 'Window', 'blending', 'is_discrete', 'resample']
+__all__ = ['DISCRETE_MAX_LEVELS', 'StreamAligner', 'Window', 'blending', 'is_discrete', 'nearest',
+           'resample']
 
 DISCRETE_MAX_LEVELS = 32   # raw samples with at most this many distinct values, each
                            # value seen at least twice on average: a discrete stream
@@ -59,7 +61,15 @@ BLEND_MAX_LAG1 = 0.2       # raw samples this uncorrelated from one to the next 
 BLEND_MIN_OFF_GRID = 0.25  # ... with this share of grid points between two samples: blended
 
 
-def blending(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> tuple[bool, float, float]:
+def nearest(grid: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Index of the sample (ts sorted, at least 2) nearest to each grid point, the earlier
+    one on a tie. One search per stream and window, shared by ``resample`` and ``blending``."""
+    i = np.clip(np.searchsorted(ts, grid), 1, len(ts) - 1)
+    return np.where(grid - ts[i - 1] <= ts[i] - grid, i - 1, i)
+
+
+def blending(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray,
+             idx: np.ndarray | None = None) -> tuple[bool, float, float]:
     """Does linear interpolation onto ``grid`` blend independent samples of this stream?
 
     Returns (blended, lag-1 autocorrelation of the raw samples, their rate in Hz). Blended:
@@ -68,7 +78,8 @@ def blending(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> tuple[bool, fl
     samples (further than 5 % of a sample period from both): such a grid value mixes two
     independent samples, and the MI of the stream with its partners drops (measured: a
     rho = 0.9 pair of 40 Hz white samples, 1.20 nats, read 0.36 through a 50 Hz timeline).
-    The cure is a timeline at the stream's own rate, or slower."""
+    The cure is a timeline at the stream's own rate, or slower. ``idx``: ``nearest(grid, ts)``
+    when the caller has it."""
     n = len(vs)
     if n < 16 or ts[-1] <= ts[0]:
         return False, math.nan, math.nan
@@ -78,24 +89,24 @@ def blending(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> tuple[bool, fl
         return False, math.nan, math.nan
     lag1 = float(v[1:] @ v[:-1]) / denom
     rate = (n - 1) / float(ts[-1] - ts[0])
-    i = np.clip(np.searchsorted(ts, grid), 1, n - 1)
-    dist = np.minimum(np.abs(grid - ts[i - 1]), np.abs(ts[i] - grid))
-    off_grid = float(np.mean(dist > 0.05 / rate))
+    idx = nearest(grid, ts) if idx is None else idx
+    off_grid = float(np.mean(np.abs(grid - ts[idx]) > 0.05 / rate))
     return abs(lag1) < BLEND_MAX_LAG1 and off_grid > BLEND_MIN_OFF_GRID, lag1, rate
 
 
-def resample(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray, discrete: bool) -> np.ndarray:
+def resample(grid: np.ndarray, ts: np.ndarray, vs: np.ndarray, discrete: bool,
+             idx: np.ndarray | None = None) -> np.ndarray:
     """Values of the samples (ts sorted, vs) on ``grid``: linear interpolation, or for a
     ``discrete`` stream the value of the nearest sample in time (the earlier one on a tie).
 
     A grid point within ``SNAP_S`` of a sample takes that sample's value exactly: a grid that
     falls on the stamps up to float rounding (~2e-7 s at epoch times) must reproduce the
     samples bit for bit, or the exact ties of a saturated signal turn into values that differ
-    in the last bits, ordered by their neighbours."""
+    in the last bits, ordered by their neighbours. ``idx``: ``nearest(grid, ts)`` when the
+    caller has it."""
     if len(ts) < 2:
         return np.interp(grid, ts, vs)
-    i = np.clip(np.searchsorted(ts, grid), 1, len(ts) - 1)
-    idx = np.where(grid - ts[i - 1] <= ts[i] - grid, i - 1, i)
+    idx = nearest(grid, ts) if idx is None else idx
     if discrete:
         return vs[idx]
     out = np.interp(grid, ts, vs)
@@ -356,9 +367,10 @@ class StreamAligner:
                             f'(max_gap_s {self.max_gap_s})')
             stats = self._stats[name]
             stats.discrete = discrete = is_discrete(vs)
-            data[:, k] = resample(grid, ts, vs, discrete)
+            idx = nearest(grid, ts) if len(ts) > 1 else None
+            data[:, k] = resample(grid, ts, vs, discrete, idx)
             if not discrete:
-                stats.blended, stats.lag1, stats.raw_rate = blending(grid, ts, vs)
+                stats.blended, stats.lag1, stats.raw_rate = blending(grid, ts, vs, idx)
         return Window(t=grid, data=data, t_start=float(grid[0]), t_end=float(grid[-1]))
 
     def diagnostics(self, now: float | None = None) -> dict:

@@ -92,10 +92,8 @@ def main():
         return {'sec': int(sec), 'nanosec': min(int((t - sec) * 1e9), 999_999_999)}
 
     end = time.monotonic() + args.duration
-    if args.scenario == 'gaussian':
-        period = 1.0 / args.rate
-        tick = time.monotonic()
-        while not stop.is_set() and time.monotonic() < end:
+    if args.scenario in ('gaussian', 'contact'):
+        def gaussian_tick():
             x, e, z = rng.standard_normal(3)
             imu = Imu()
             imu.header.stamp.sec, imu.header.stamp.nanosec = stamp(now()).values()
@@ -105,12 +103,8 @@ def main():
             pubs['imu'].publish(imu)
             pubs['cmd_vel'].publish(twist)
             pubs['noise'].publish(Float64(data=float(z)))
-            tick = max(tick + period, time.monotonic() - period)
-            time.sleep(max(0.0, tick - time.monotonic()))
-    elif args.scenario == 'contact':
-        period = 1.0 / args.rate
-        tick = time.monotonic()
-        while not stop.is_set() and time.monotonic() < end:
+
+        def contact_tick():
             z1, z2, z3 = rng.standard_normal(3)
             force = WrenchStamped()
             force.header.stamp.sec, force.header.stamp.nanosec = stamp(now()).values()
@@ -118,6 +112,12 @@ def main():
             pubs['contact'].publish(Bool(data=bool(z1 > 0)))
             pubs['force'].publish(force)
             pubs['noise'].publish(Float64(data=float(z3)))
+
+        publish_tick = gaussian_tick if args.scenario == 'gaussian' else contact_tick
+        period = 1.0 / args.rate
+        tick = time.monotonic()
+        while not stop.is_set() and time.monotonic() < end:
+            publish_tick()
             tick = max(tick + period, time.monotonic() - period)
             time.sleep(max(0.0, tick - time.monotonic()))
     else:

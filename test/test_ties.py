@@ -16,7 +16,7 @@ import torch
 
 from infonet_ros import InfoNetEstimator
 from infonet_ros.baselines import KSG
-from infonet_ros.copula import (has_ties, pair_ranks, rank_transform_numpy, soft_rank,
+from infonet_ros.copula import (pair_ranks, rank_transform_numpy, soft_rank,
                                 tie_orders, tie_summary)
 from infonet_ros.discrete import miller_madow_mi, use_plugin
 from infonet_ros.pipeline import tied_streams
@@ -110,9 +110,8 @@ def test_soft_rank_agrees_with_pair_ranks_on_ties():
     assert not torch.allclose(soft_rank(x, 1e-6), soft)   # averaged ties would differ
 
 
-def test_has_ties_and_tie_summary():
+def test_tie_summary():
     data = np.stack([np.arange(10.0), np.r_[np.zeros(6), np.arange(1.0, 5.0)], np.full(10, 2.0)], 1)
-    assert has_ties(data.T).tolist() == [False, True, True]
     distinct, top = tie_summary(data)
     assert distinct.tolist() == [10, 5, 1]
     np.testing.assert_allclose(top, [0.1, 0.6, 1.0])
