@@ -39,6 +39,7 @@ standardisation, layer sizes, InfoNet weights hash). No pickle.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -52,7 +53,7 @@ from torch import nn
 
 __all__ = [
     "FEATURE_NAMES", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
-    "numpy_features", "infonet_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
+    "numpy_features", "infonet_features", "table_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
     "pinball_loss", "estimate_interval", "BUNDLED_READOUT",
 ]
 
@@ -87,60 +88,96 @@ def hist_bins(n: int) -> list[int]:
     return [int(min(max(round(f * n ** (1 / 3)), 2), 64)) for f in HIST_FACTORS]
 
 
-def _hist_mi(ru: np.ndarray, rv: np.ndarray, b: int) -> np.ndarray:
-    """Miller-Madow plug-in MI of the b x b histogram of rank pairs, per row. [P, N] -> [P]."""
+@functools.lru_cache(maxsize=32)
+def _tables(n: int):
+    """Lookup tables for sets of n points (ranks are integers, so every log is a lookup):
+    normal scores [n], log(d + 1/2) and log(max(d, 1/2)) for d = 0..n, c log c for c = 0..n,
+    and per histogram resolution b: (b, rank -> bin [n], sum of the marginals' c log c)."""
+    d = np.arange(n + 1, dtype=np.float64)
+    clogc = d * np.log(np.maximum(d, 1.0))
+    hist = []
+    for b in hist_bins(n):
+        bins = (np.arange(n) * b // n).astype(np.intp)
+        marg = np.bincount(bins, minlength=b)  # a permutation fills every bin alike
+        hist.append((b, bins, 2.0 * clogc[marg].sum()))
+    return ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc, tuple(hist)
+
+
+def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables) -> list[np.ndarray]:
+    """Miller-Madow plug-in MI of the b x b histograms of rank pairs, per row, for each b of
+    ``hist_bins(N)``. ru, rv: [P, N] permutations of 0..N-1 -> list of [P].
+
+    Both marginals of a b-bin histogram of a permutation are fixed (and non-empty), so
+    sum c log(c N / (p_x p_y)) = sum c log c + N log N - sum p_x log p_x - sum p_y log p_y,
+    and only the joint counts vary."""
     p, n = ru.shape
-    cell = (ru * b // n) * b + (rv * b // n) + (np.arange(p) * b * b)[:, None]
-    counts = np.bincount(cell.ravel(), minlength=p * b * b).reshape(p, b, b).astype(np.float64)
-    px = counts.sum(2, keepdims=True)
-    py = counts.sum(1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(counts > 0, counts * np.log(counts * n / (px * py)), 0.0)
-    plug = t.sum((1, 2)) / n
-    m = (counts > 0).sum((1, 2))
-    mx = (px > 0).sum((1, 2))
-    my = (py > 0).sum((1, 2))
-    return plug + ((mx - 1) + (my - 1) - (m - 1)) / (2.0 * n)
+    clogc, hist = tables[3], tables[4]
+    out = []
+    for b, bins, marg in hist:
+        cell = bins[ru] * b + bins[rv] + (np.arange(p, dtype=np.intp) * (b * b))[:, None]
+        counts = np.bincount(cell.ravel(), minlength=p * b * b).reshape(p, b * b)
+        plug = (clogc[counts].sum(-1) + n * math.log(n) - marg) / n
+        m = np.count_nonzero(counts, -1)
+        out.append(plug + ((b - 1) + (b - 1) - (m - 1)) / (2.0 * n))
+    return out
 
 
-def _directional(ru: np.ndarray, rv: np.ndarray, zv: np.ndarray) -> dict:
+def _block_var(a: np.ndarray, a2: np.ndarray, k: int, m: int) -> np.ndarray:
+    """Unbiased variance of the k blocks of m consecutive values of each row of a [P, N]
+    (a2 = a * a): [P, k]."""
+    p = a.shape[0]
+    s1 = a[:, : k * m].reshape(p, k, m).sum(-1)
+    s2 = a2[:, : k * m].reshape(p, k, m).sum(-1)
+    return np.maximum(s2 - s1 * s1 / m, 0.0) / (m - 1)
+
+
+def _directional(ru: np.ndarray, rv: np.ndarray, tables) -> dict:
     """Statistics of v along u order: spacings, block variances (normal scores, ranks),
-    Vasicek m-spacing entropies of the blocks."""
+    Vasicek m-spacing entropies of the blocks. ru, rv: [P, N] permutations of 0..N-1.
+
+    With v_i = rank / N, log(|v_j - v_i| + 1/(2N)) = log(|d| + 1/2) - log N for the integer
+    rank difference d: a table lookup."""
     p, n = ru.shape
-    order = np.argsort(ru, axis=-1)
-    vs = np.take_along_axis(rv, order, -1).astype(np.float64) / n
-    zs = np.take_along_axis(zv, order, -1)
-    out = {"spacing": -1.5 - np.mean(np.log(np.abs(np.diff(vs, axis=-1)) + 0.5 / n), -1)}
+    scores, log_half, log_max = tables[0], tables[1], tables[2]
+    logn = math.log(n)
+    order = np.empty_like(ru)  # the inverse permutation: order[rank] = index
+    np.put_along_axis(order, ru, np.broadcast_to(np.arange(n), ru.shape), -1)
+    vi = np.take_along_axis(rv, order, -1)  # ranks of v in u order
+    out = {"spacing": -1.5 - (log_half[np.abs(np.diff(vi, axis=-1))].mean(-1) - logn)}
     for k in SPACING_LAGS:
-        out[f"spacing_k{k}"] = -1.5 - np.mean(np.log(np.abs(vs[:, k:] - vs[:, :-k]) + 0.5 / n), -1)
+        out[f"spacing_k{k}"] = -1.5 - (log_half[np.abs(vi[:, k:] - vi[:, :-k])].mean(-1) - logn)
+    zs, vs = scores[vi], vi.astype(np.float64)
+    zs2, vs2 = zs * zs, vs * vs
     for m in BLOCK_SIZES:
         k = n // m
-        zb = zs[:, : k * m].reshape(p, k, m)
-        vb = vs[:, : k * m].reshape(p, k, m)
-        out[f"block_ns_m{m}"] = -0.5 * np.mean(np.log(zb.var(-1, ddof=1) + 1e-12), -1)
-        out[f"block_u_m{m}"] = -0.5 * np.mean(np.log(12.0 * vb.var(-1, ddof=1) + 1e-12), -1)
+        out[f"block_ns_m{m}"] = -0.5 * np.mean(np.log(_block_var(zs, zs2, k, m) + 1e-12), -1)
+        out[f"block_u_m{m}"] = -0.5 * np.mean(np.log(12.0 * _block_var(vs, vs2, k, m) / (n * n) + 1e-12), -1)
     for name in VASICEK_BLOCKS:
         m = min(name, n)
         k = n // m
-        blk = np.sort(vs[:, : k * m].reshape(p, k, m), -1)
+        blk = np.sort(vi[:, : k * m].reshape(p, k, m), -1)
         a = max(1, int(round(math.sqrt(m) / 2)))
-        lo = np.concatenate([np.repeat(blk[..., :1], a, -1), blk[..., :-a]], -1)
-        hi = np.concatenate([blk[..., a:], np.repeat(blk[..., -1:], a, -1)], -1)
+        # m-spacings blk[i + a] - blk[i - a], indices clamped at the block's ends
+        d = np.empty_like(blk)
+        d[..., a:-a] = blk[..., 2 * a:] - blk[..., : -2 * a]
+        d[..., :a] = blk[..., a : 2 * a] - blk[..., :1]
+        d[..., -a:] = blk[..., -1:] - blk[..., -2 * a : -a]
         # minus the Vasicek entropy of each block's v values (h(V) = 0 for uniform V)
-        out[f"vasicek_m{name}"] = -np.log(np.maximum(hi - lo, 0.5 / n) * m / (2 * a)).mean((-1, -2))
+        out[f"vasicek_m{name}"] = -(log_max[d].mean((-1, -2)) - logn + math.log(m / (2 * a)))
     return out
 
 
 def numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
-    """The O(N) features (all but InfoNet's) from integer ranks [P, N] -> [P, F - 3]."""
+    """The O(N) features (all but InfoNet's) from integer ranks [P, N] (each row a
+    permutation of 0..N-1, ties broken) -> [P, F - 3]."""
     p, n = ru.shape
+    tables = _tables(n)
+    scores = tables[0]
     out = [np.full(p, math.log(n))]
-    out += [_hist_mi(ru, rv, b) for b in hist_bins(n)]
-    scores = ndtri((np.arange(n) + 0.5) / n)
-    zu, zv = scores[ru], scores[rv]
-    r = (zu * zv).mean(-1) / (scores * scores).mean()
+    out += _hist_mi(ru, rv, tables)
+    r = (scores[ru] * scores[rv]).mean(-1) / (scores * scores).mean()
     out.append(-0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None)))
-    d1, d2 = _directional(ru, rv, zv), _directional(rv, ru, zu)
+    d1, d2 = _directional(ru, rv, tables), _directional(rv, ru, tables)
     out += [(d1["spacing"] + d2["spacing"]) / 2, np.maximum(d1["spacing"], d2["spacing"])]
     out += [(d1[f"block_ns_m{m}"] + d2[f"block_ns_m{m}"]) / 2 for m in BLOCK_SIZES]
     out += [(d1[f"block_u_m{m}"] + d2[f"block_u_m{m}"]) / 2 for m in BLOCK_SIZES]
@@ -152,19 +189,22 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
 _POINTS_PER_CHUNK = 1 << 20
 
 
+def table_features(out: dict) -> torch.Tensor:
+    """InfoNet's features from one forward's output: [P, 3] = (cross-fitted DV value, mean
+    std of the two DV tables, mean maximum of the tables)."""
+    t = out["tables"].flatten(2)  # [P, 2, G*G]
+    return torch.stack([out["mi"], t.std(-1).mean(-1), t.amax(-1).mean(-1)], -1)
+
+
 @torch.inference_mode()
 def infonet_features(model, ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     """One batched forward of the shipped InfoNet on copula points ((rank + 1/2) / N):
-    [P, 3] = (cross-fitted DV value, mean std of the two tables, mean max of the tables)."""
+    [P, 3] (``table_features``)."""
     p, n = ru.shape
     device = next(model.parameters()).device
     u = torch.from_numpy(((np.stack([ru, rv], -1) + 0.5) / n).astype(np.float32)).to(device)
     chunk = max(1, _POINTS_PER_CHUNK // n)
-    outs = []
-    for i in range(0, p, chunk):
-        o = model(u[i : i + chunk])
-        t = o["tables"].flatten(2)  # [c, 2, G*G]
-        outs.append(torch.stack([o["mi"], t.std(-1).mean(-1), t.amax(-1).mean(-1)], -1).double())
+    outs = [table_features(model(u[i : i + chunk])).double().cpu() for i in range(0, p, chunk)]
     return torch.cat(outs).numpy()
 
 

@@ -5,8 +5,88 @@ import pytest
 import torch
 
 from infonet_ros import truth as T
-from infonet_ros.readout import (FEATURE_NAMES, ReadoutMLP, SupervisedReadout, compute_features, estimate_interval,
-                                 hist_bins, pinball_loss, rank_random_ties)
+import math
+
+from scipy.special import ndtri
+
+from infonet_ros.readout import (BLOCK_SIZES, FEATURE_NAMES, HIST_FACTORS, SPACING_LAGS, VASICEK_BLOCKS, ReadoutMLP,
+                                 SupervisedReadout, compute_features, estimate_interval, hist_bins, numpy_features,
+                                 pinball_loss, rank_random_ties)
+
+
+# ---- reference features: the plain form of readout.numpy_features -----------------------
+def _ref_hist_mi(ru: np.ndarray, rv: np.ndarray, b: int) -> np.ndarray:
+    """Direct form: plug-in over every cell, with its own marginals. [P, N] -> [P]."""
+    p, n = ru.shape
+    cell = (ru * b // n) * b + (rv * b // n) + (np.arange(p) * b * b)[:, None]
+    counts = np.bincount(cell.ravel(), minlength=p * b * b).reshape(p, b, b).astype(np.float64)
+    px = counts.sum(2, keepdims=True)
+    py = counts.sum(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(counts > 0, counts * np.log(counts * n / (px * py)), 0.0)
+    plug = t.sum((1, 2)) / n
+    m = (counts > 0).sum((1, 2))
+    mx = (px > 0).sum((1, 2))
+    my = (py > 0).sum((1, 2))
+    return plug + ((mx - 1) + (my - 1) - (m - 1)) / (2.0 * n)
+
+
+def _ref_directional(ru: np.ndarray, rv: np.ndarray, zv: np.ndarray) -> dict:
+    """Statistics of v along u order: spacings, block variances (normal scores, ranks),
+    Vasicek m-spacing entropies of the blocks."""
+    p, n = ru.shape
+    order = np.argsort(ru, axis=-1)
+    vs = np.take_along_axis(rv, order, -1).astype(np.float64) / n
+    zs = np.take_along_axis(zv, order, -1)
+    out = {"spacing": -1.5 - np.mean(np.log(np.abs(np.diff(vs, axis=-1)) + 0.5 / n), -1)}
+    for k in SPACING_LAGS:
+        out[f"spacing_k{k}"] = -1.5 - np.mean(np.log(np.abs(vs[:, k:] - vs[:, :-k]) + 0.5 / n), -1)
+    for m in BLOCK_SIZES:
+        k = n // m
+        zb = zs[:, : k * m].reshape(p, k, m)
+        vb = vs[:, : k * m].reshape(p, k, m)
+        out[f"block_ns_m{m}"] = -0.5 * np.mean(np.log(zb.var(-1, ddof=1) + 1e-12), -1)
+        out[f"block_u_m{m}"] = -0.5 * np.mean(np.log(12.0 * vb.var(-1, ddof=1) + 1e-12), -1)
+    for name in VASICEK_BLOCKS:
+        m = min(name, n)
+        k = n // m
+        blk = np.sort(vs[:, : k * m].reshape(p, k, m), -1)
+        a = max(1, int(round(math.sqrt(m) / 2)))
+        lo = np.concatenate([np.repeat(blk[..., :1], a, -1), blk[..., :-a]], -1)
+        hi = np.concatenate([blk[..., a:], np.repeat(blk[..., -1:], a, -1)], -1)
+        # minus the Vasicek entropy of each block's v values (h(V) = 0 for uniform V)
+        out[f"vasicek_m{name}"] = -np.log(np.maximum(hi - lo, 0.5 / n) * m / (2 * a)).mean((-1, -2))
+    return out
+
+
+def reference_numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
+    """The features written out directly (argsort, np.var, a log per element): the form the
+    shipped read-out was trained with. ``numpy_features`` (lookup tables) must match it."""
+    p, n = ru.shape
+    out = [np.full(p, math.log(n))]
+    out += [_ref_hist_mi(ru, rv, b) for b in hist_bins(n)]
+    scores = ndtri((np.arange(n) + 0.5) / n)
+    zu, zv = scores[ru], scores[rv]
+    r = (zu * zv).mean(-1) / (scores * scores).mean()
+    out.append(-0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None)))
+    d1, d2 = _ref_directional(ru, rv, zv), _ref_directional(rv, ru, zu)
+    out += [(d1["spacing"] + d2["spacing"]) / 2, np.maximum(d1["spacing"], d2["spacing"])]
+    out += [(d1[f"block_ns_m{m}"] + d2[f"block_ns_m{m}"]) / 2 for m in BLOCK_SIZES]
+    out += [(d1[f"block_u_m{m}"] + d2[f"block_u_m{m}"]) / 2 for m in BLOCK_SIZES]
+    out += [(d1[f"spacing_k{k}"] + d2[f"spacing_k{k}"]) / 2 for k in SPACING_LAGS]
+    out += [(d1[f"vasicek_m{m}"] + d2[f"vasicek_m{m}"]) / 2 for m in VASICEK_BLOCKS]
+    return np.stack(out, -1)
+
+
+@pytest.mark.parametrize("p,n", [(7, 32), (5, 100), (6, 1000), (2, 5000)])
+def test_fast_features_equal_the_reference(p, n):
+    """The lookup-table features equal the direct ones to float rounding, on continuous,
+    tied (ties broken) and dependent sets: the shipped read-out was trained on the latter."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(p, n))
+    y = np.where(rng.random((p, 1)) < 0.5, 0.7 * x + rng.normal(size=(p, n)), rng.integers(0, 3, (p, n)))
+    ru, rv = rank_random_ties(x, rng), rank_random_ties(y, rng)
+    np.testing.assert_allclose(numpy_features(ru, rv), reference_numpy_features(ru, rv), rtol=1e-10, atol=1e-10)
 
 
 def test_rank_random_ties_breaks_ties_uniformly_inside_groups():
