@@ -73,6 +73,9 @@ DEFAULTS = {
     # evidence is clear): it trades bias at independence against shrinkage of weak
     # dependence at small N.
     "zero_boost": 0.0,
+    # warm start: a read-out checkpoint (e.g. infonet_ros/data/readout.safetensors) whose
+    # weights and feature standardisation start a fresh run (ignored when out_dir resumes)
+    "init_from": None,
 }
 
 
@@ -239,6 +242,14 @@ def main(argv=None):
     feats = np.concatenate([d[0] for d in data])
     ys = np.concatenate([d[1] for d in data])
     norm_path = out / "norm.json"
+    init = None
+    if cfg["init_from"] and not state:
+        init = SupervisedReadout.load(cfg["init_from"])
+        if (init.mlp.hidden, init.mlp.layers) != (cfg["hidden"], cfg["layers"]):
+            raise SystemExit(f"init_from {cfg['init_from']}: hidden/layers {init.mlp.hidden}/{init.mlp.layers} "
+                             f"differ from the config's {cfg['hidden']}/{cfg['layers']}")
+        if not norm_path.is_file():
+            norm_path.write_text(json.dumps({"mean": init.mlp.mean.tolist(), "std": init.mlp.std.tolist()}))
     if norm_path.is_file():
         norm = json.loads(norm_path.read_text())
     else:
@@ -246,6 +257,9 @@ def main(argv=None):
         norm_path.write_text(json.dumps(norm))
     mk = lambda: ReadoutMLP(len(FEATURE_NAMES), cfg["hidden"], cfg["layers"], np.array(norm["mean"]), np.array(norm["std"]))  # noqa: E731
     model, ema = mk(), mk()
+    if init is not None:
+        model.load_state_dict(init.mlp.state_dict())
+        print(f"warm start from {cfg['init_from']} (step {init.info.get('step')})", flush=True)
     ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
