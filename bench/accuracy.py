@@ -4,6 +4,10 @@
     python bench/accuracy.py --quick      # smoke run, a few minutes
     python bench/accuracy.py --methods infonet,ksg --weights path/to/weights.safetensors
 
+Methods: ``infonet`` = the published estimate (``InfoNetEstimator.pretrained()``: the network
+plus the supervised read-out), ``infonet_dv`` = the network's raw cross-fitted DV value
+(``readout=False``), ``ksg``, ``mine``.
+
 Data: ``infonet_ros.tasks.suite()`` at N = 256, 1000, 5000 with 5, 5, 3 repeats; the
 sample set of (task, N, repeat) has seed ``data_seed(task.name, N, repeat)`` >= 10^7, so it
 never coincides with training/validation data (seeds < 10^6). Every method sees the same
@@ -40,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infonet_ros.baselines import KSG, MINE  # noqa: E402
 from infonet_ros.tasks import data_seed, order_mixtures, suite  # noqa: E402
 
-METHODS = ("infonet", "ksg", "mine")
+METHODS = ("infonet", "infonet_dv", "ksg", "mine")
 ORDER_MIN_GAP = 0.02  # nats
 
 
@@ -84,7 +88,7 @@ def sha256_prefix(path: str | None, n: int = 12) -> str:
     return h.hexdigest()[:n]
 
 
-def load_infonet(weights: str | None, device: str = "cpu", threads: int | None = 1):
+def load_infonet(weights: str | None, device: str = "cpu", threads: int | None = 1, readout=True):
     try:
         from infonet_ros import InfoNetEstimator  # lazy: the baselines run without it
     except ImportError as exc:
@@ -92,7 +96,7 @@ def load_infonet(weights: str | None, device: str = "cpu", threads: int | None =
                          "run with --methods ksg,mine") from None
     if weights:
         return InfoNetEstimator.load(weights, device=device, threads=threads)
-    return InfoNetEstimator.pretrained(device=device, threads=threads)
+    return InfoNetEstimator.pretrained(device=device, threads=threads, readout=readout)
 
 
 def build_methods(names, args):
@@ -103,7 +107,15 @@ def build_methods(names, args):
             path = weights_file(est, args.weights)
             meta["infonet_weights"] = path
             meta["infonet_weights_sha256"] = sha256_prefix(path)
+            meta["infonet_output"] = est.output
+            if est.readout is not None:
+                from infonet_ros.readout import BUNDLED_READOUT
+                meta["readout_sha256"] = sha256_prefix(str(BUNDLED_READOUT))
+                meta["readout_step"] = est.readout.info.get("step")
             methods["InfoNet"] = Batched(est, max_batch=args.infonet_batch)
+        elif name == "infonet_dv":  # the network's raw cross-fitted DV value, no read-out
+            est = load_infonet(args.weights, args.device, readout=False)
+            methods["InfoNet DV"] = Batched(est, max_batch=args.infonet_batch)
         elif name == "ksg":
             methods["KSG"] = Batched(KSG(k=3))
         elif name == "mine":
@@ -204,7 +216,8 @@ def markdown(meta, summary, records, methods, ns, tasks) -> str:
         f"numpy {mi['numpy']}, torch {mi.get('torch')} ({mi.get('torch_threads')} threads), "
         f"CUDA: {mi.get('cuda')}, device: {meta['device']}",
         f"- InfoNet weights: {meta.get('infonet_weights') or '-'} "
-        f"(sha256 {meta.get('infonet_weights_sha256', '-')})",
+        f"(sha256 {meta.get('infonet_weights_sha256', '-')}); estimate: {meta.get('infonet_output', '-')}"
+        + (f" (read-out sha256 {meta['readout_sha256']}, step {meta.get('readout_step')})" if meta.get('readout_sha256') else ""),
         f"- methods: {', '.join(f'{m} = {describe(methods[m])}' for m in methods)}",
         f"- data: tasks.suite() ({len(tasks)} tasks) at N = {', '.join(map(str, ns))} with "
         f"{repeats} repeats{mine_note}; seeds data_seed(task, N, repeat) >= 10^7 "
@@ -249,7 +262,7 @@ def markdown(meta, summary, records, methods, ns, tasks) -> str:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--methods", default="infonet,ksg,mine",
+    p.add_argument("--methods", default="infonet,infonet_dv,ksg,mine",
                    help="comma list from: infonet, ksg, mine")
     p.add_argument("--weights", default=None,
                    help="InfoNet weights file (default: InfoNetEstimator.pretrained())")

@@ -95,7 +95,7 @@ def _fresh_process_peak(spec: dict) -> float:
     reps = -(-p // P_MAX)  # windows beyond the 120 fixed pairs repeat them (as when timed)
     xs, ys = np.tile(xs, (reps, 1)), np.tile(ys, (reps, 1))
     if spec["method"] == "InfoNet":
-        est = load_infonet(spec["weights"], spec["device"])
+        est = load_infonet(spec["weights"], spec["device"], readout=spec.get("readout", True))
         est.estimate_batch(xs[:1, :64], ys[:1, :64])  # one-time set-up on a tiny input
         call = lambda: est.estimate_batch(xs[:p], ys[:p])  # noqa: E731
     else:
@@ -227,7 +227,8 @@ def bench_timed(xs, ys, n, quick, ksg: bool, infonet: dict, weights, extra=()) -
             ksg_est = KSG(k=3)
             mem, kind = peak_memory(lambda: ksg_est.estimate(xs[0], ys[0]), "numpy")
         else:
-            spec = {"method": "InfoNet", "device": g.device, "n": n, "p": g.p, "weights": weights}
+            spec = {"method": "InfoNet", "device": g.device, "n": n, "p": g.p, "weights": weights,
+                    "readout": "raw DV" not in g.note}
             mem, kind = peak_memory(g.calls[0], "cuda" if g.device == "cuda" else "torch-cpu", spec)
         rows.append(row(g.method, g.device, n, g.p, g.lat, mem, kind, g.note))
     return rows
@@ -344,6 +345,8 @@ def main(argv=None):
     p.add_argument("--extra-windows", default="",
                    help="more InfoNet windows (pairs per call, comma list), e.g. 1200,4800 for GPU "
                         "throughput; pairs beyond the 120 fixed ones repeat them")
+    p.add_argument("--dv", action="store_true",
+                   help="also time the network's raw DV value without the read-out (same rounds)")
     p.add_argument("--out", default="bench/results/speed.md")
     args = p.parse_args(argv)
     from tqdm import tqdm
@@ -382,6 +385,9 @@ def main(argv=None):
                 label = "" if len(thread_list) == 1 else (
                     f"{t} thread(s)" if t else f"torch default ({default_threads} threads)")
                 infonet[(d, label)] = load_infonet(args.weights, d, threads=t or default_threads)
+            if args.dv and not args.weights:  # the network alone, timed in the same rounds
+                t = thread_list[0]
+                infonet[(d, "raw DV, no read-out")] = load_infonet(None, d, threads=t or default_threads, readout=False)
         path = weights_file(next(iter(infonet.values())), args.weights)
         meta["infonet_weights"], meta["infonet_weights_sha256"] = path, sha256_prefix(path)
 

@@ -71,12 +71,13 @@ class BagEvaluation:
     def pair_names(self) -> list[tuple[str, str]]:
         return self.config.pair_names
 
-    def mi_matrix(self, method: str | None = None) -> np.ndarray:
-        """``[W, P]`` MI of every evaluated window and pair (nats)."""
+    def mi_matrix(self, method: str | None = None, bound: str = 'mi') -> np.ndarray:
+        """``[W, P]`` MI of every evaluated window and pair (nats); ``bound`` 'mi_low' or
+        'mi_high' for the 90 % interval's ends (NaN where the estimator gives none)."""
         results = self.results if method in (None, self.method) else self.compare[method]
         if not results:
             return np.zeros((0, len(self.config.pairs)))
-        return np.stack([r.mi for r in results])
+        return np.stack([getattr(r, bound) for r in results])
 
 
 # --- windows ------------------------------------------------------------------------------
@@ -199,7 +200,9 @@ class _ChunkedEstimator:
         self.estimator = estimator
         self.name = name
         self.device = getattr(estimator, 'device', 'cpu')
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # 'readout': the wrapped estimator gives (low, mid, high) in one pass, and so does this
+        self.output = getattr(estimator, 'output', None)
+        self._cache: dict[int, tuple[np.ndarray, tuple[np.ndarray, ...]]] = {}
 
     def prefetch(self, datas: list[np.ndarray], pairs) -> None:
         idx = np.asarray(pairs)
@@ -208,14 +211,28 @@ class _ChunkedEstimator:
         with warnings.catch_warnings():
             # Constant streams: MIPipeline.evaluate notes them and sets their MI to 0.
             warnings.simplefilter('ignore', RuntimeWarning)
-            mi = np.asarray(self.estimator.estimate_batch(xs, ys), dtype=np.float64)
-        for data, row in zip(datas, mi.reshape(len(datas), len(pairs))):
-            self._cache[id(data)] = (data, row)
+            if self.output == 'readout':
+                q = self.estimator.estimate_interval_batch(xs, ys)
+            else:
+                q = (self.estimator.estimate_batch(xs, ys),)
+        q = [np.asarray(a, dtype=np.float64).reshape(len(datas), len(pairs)) for a in q]
+        for w, data in enumerate(datas):
+            self._cache[id(data)] = (data, tuple(a[w] for a in q))
+
+    def _cached(self, data):
+        hit = self._cache.pop(id(data), None)
+        return hit[1] if hit is not None and hit[0] is data else None
+
+    def estimate_interval_pairs(self, data, pairs):
+        hit = self._cached(data)
+        if hit is not None and len(hit) == 3:
+            return tuple(a.copy() for a in hit)
+        return self.estimator.estimate_interval_pairs(data, pairs)
 
     def estimate_pairs(self, data, pairs):
-        hit = self._cache.pop(id(data), None)
-        if hit is not None and hit[0] is data:
-            return hit[1].copy()
+        hit = self._cached(data)
+        if hit is not None:
+            return hit[1 if len(hit) == 3 else 0].copy()
         if hasattr(self.estimator, 'estimate_pairs'):
             return self.estimator.estimate_pairs(data, pairs)
         idx = np.asarray(pairs)

@@ -103,13 +103,19 @@ class InfoNetEstimator:
     MIN_SAMPLES = MIN_SAMPLES
 
     def __init__(self, model: InfoNet, device: str | torch.device = "auto", info: dict | None = None,
-                 path: str | Path | None = None, threads: int | None = 1):
+                 path: str | Path | None = None, threads: int | None = 1, readout=None):
         """``threads``: CPU threads of a forward pass (default 1). A robot's cores are shared:
         torch's default pool (one thread per core) spins against the neighbours and took
         42-74 ms instead of 16 ms per 28-pair window on a busy 2-core machine, where one
         thread degrades gracefully. Set it per estimator (applied around each call and
         restored after, so other torch code keeps its setting); ``None`` uses torch's global
-        setting. More threads pay off only on idle machines with many cores and large batches."""
+        setting. More threads pay off only on idle machines with many cores and large batches.
+
+        ``readout``: the supervised read-out that turns the network's output into the published
+        estimate and its 90 % interval (``infonet_ros.readout``, docs/READOUT.md): a
+        ``SupervisedReadout``, a path to one, True for the bundled one, or None (default for
+        a bare model) for the network's raw cross-fitted DV value. ``pretrained()`` uses the
+        bundled read-out."""
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         self.threads = threads
@@ -119,24 +125,59 @@ class InfoNetEstimator:
             p.requires_grad_(False)  # inference only; mi() differentiates w.r.t. inputs
         self.info = dict(info or {})
         self.path = Path(path) if path is not None else None
+        self.readout = self._resolve_readout(readout)
+
+    def _resolve_readout(self, readout):
+        """None/False -> None; True -> the bundled read-out; a path or a SupervisedReadout.
+        Refuses a read-out trained on another network's features (sha256 of the weights)."""
+        if readout is None or readout is False:
+            return None
+        from .readout import SupervisedReadout
+        if readout is True:
+            ro = SupervisedReadout.pretrained(infonet=self.model)
+        elif isinstance(readout, SupervisedReadout):
+            ro = readout
+            ro._infonet = self.model
+        elif isinstance(readout, (str, Path)):
+            ro = SupervisedReadout.load(readout, infonet=self.model)
+        else:
+            raise ValueError(f"readout must be None, True, a path or a SupervisedReadout, got {readout!r}")
+        want = ro.info.get("infonet_sha256")
+        if want and self.path is not None and self.path.is_file():
+            import hashlib
+            have = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+            if have != want:
+                raise ValueError(f"readout: trained on the features of InfoNet weights sha256 {want}, but this "
+                                 f"estimator's weights {self.path} are {have}; use readout=None for the raw DV "
+                                 "value or train a read-out for these weights (python -m infonet_ros.train_readout)")
+        return ro
+
+    @property
+    def output(self) -> str:
+        """What ``estimate*`` return: "readout" (the read-out's median) or "dv" (raw DV value)."""
+        return "readout" if self.readout is not None else "dv"
 
     # -- construction ------------------------------------------------------------------
     @classmethod
-    def pretrained(cls, device: str | torch.device = "auto", threads: int | None = 1) -> "InfoNetEstimator":
-        """The weights bundled with the package (trained by infonet_ros.train)."""
+    def pretrained(cls, device: str | torch.device = "auto", threads: int | None = 1,
+                   readout=True) -> "InfoNetEstimator":
+        """The weights bundled with the package (trained by infonet_ros.train), with the bundled
+        supervised read-out (``readout=False``: the network's raw DV value instead)."""
         if not BUNDLED_WEIGHTS.is_file():
             raise FileNotFoundError(
                 f"no bundled InfoNet weights at {BUNDLED_WEIGHTS}: this installation ships without a trained model. "
                 "Train one with `infonet_train --config config/train.yaml` and use InfoNetEstimator.load(path)."
             )
-        return cls.load(BUNDLED_WEIGHTS, device=device, threads=threads)
+        return cls.load(BUNDLED_WEIGHTS, device=device, threads=threads, readout=readout)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "auto", threads: int | None = 1) -> "InfoNetEstimator":
-        """A checkpoint written by the training pipeline (safetensors + config)."""
+    def load(cls, path: str | Path, device: str | torch.device = "auto", threads: int | None = 1,
+             readout=None) -> "InfoNetEstimator":
+        """A checkpoint written by the training pipeline (safetensors + config); ``readout``
+        as in the constructor (None: raw DV value)."""
         dev = resolve_device(device)
         model, info = load_weights(path, device="cpu")
-        return cls(model, dev, info=info, path=path, threads=threads)
+        return cls(model, dev, info=info, path=path, threads=threads, readout=readout)
 
     @contextlib.contextmanager
     def _torch_threads(self):
@@ -161,13 +202,39 @@ class InfoNetEstimator:
 
     # -- core: copula points -> MI ----------------------------------------------------------
     @torch.inference_mode()
-    def _forward_points(self, u: torch.Tensor) -> np.ndarray:
-        """u: [P, N, 2] copula points on the device -> raw MI [P] (float64 numpy)."""
+    def _forward_points(self, u: torch.Tensor, tables: bool = False) -> np.ndarray:
+        """u: [P, N, 2] copula points on the device -> raw MI [P] (float64 numpy), or with
+        ``tables`` the read-out's InfoNet features [P, 3] (``readout.table_features``)."""
+        from .readout import table_features
         p, n, _ = u.shape
         chunk = max(1, _POINTS_PER_CHUNK // max(n, 1))
+        pick = table_features if tables else (lambda o: o["mi"])
         with self._torch_threads():
-            out = [self.model(u[i : i + chunk])["mi"].double().cpu() for i in range(0, p, chunk)]
-        return torch.cat(out).numpy() if out else np.zeros(0)
+            out = [pick(self.model(u[i : i + chunk])).double().cpu() for i in range(0, p, chunk)]
+        if not out:
+            return np.zeros((0, 3) if tables else 0)
+        return torch.cat(out).numpy()
+
+    def _quantiles(self, uc: torch.Tensor, const: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copula points uc [P, 2, N] (ties broken) -> (low, mid, high) [P], nats, >= 0.
+        ``const`` [P]: rows with a constant input (averaged ranks, not a permutation; their
+        result is set to 0 by the caller).
+
+        With a read-out: one InfoNet forward for its table features plus the rank statistics
+        (``readout.numpy_features``) through the read-out MLP. Without: the raw DV value as
+        mid, NaN bounds."""
+        u = uc.transpose(1, 2)  # [P, N, 2] view
+        if self.readout is None:
+            mid = np.maximum(self._forward_points(u), 0.0)
+            nan = np.full_like(mid, np.nan)
+            return nan, mid, nan.copy()
+        from .readout import numpy_features
+        n = uc.shape[-1]
+        ranks = np.rint(uc.float().cpu().numpy() * n - 0.5).astype(np.intp)  # 0..N-1 per row
+        ranks[const] = np.arange(n)  # any permutation: the features need one
+        feats = np.concatenate([numpy_features(ranks[:, 0], ranks[:, 1]), self._forward_points(u, tables=True)], -1)
+        with self._torch_threads():
+            return self.readout.estimate_interval(feats)
 
     def _ranks(self, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """cols: [K, N] float64 -> (ranks [K, N] float32 on device, constant-column mask [K],
@@ -189,15 +256,18 @@ class InfoNetEstimator:
             uc[torch.as_tensor(rows, device=uc.device)] = torch.from_numpy(np.stack([u, v], 1)).to(uc.device)
 
     @staticmethod
-    def _discrete_pairs(mi: np.ndarray, rows: Iterable[int], xs: np.ndarray, ys: np.ndarray, levels=None):
-        """mi[rows] <- the plug-in MI where both columns of a pair (xs, ys [R, N]) are
-        discrete with a joint table of at most N / 10 cells (``discrete.use_plugin``).
+    def _discrete_pairs(q, rows: Iterable[int], xs: np.ndarray, ys: np.ndarray, levels=None):
+        """q = (low, mid, high): mid[rows] <- the plug-in MI where both columns of a pair
+        (xs, ys [R, N]) are discrete with a joint table of at most N / 10 cells
+        (``discrete.use_plugin``); the interval is widened to hold it.
         ``levels``: optional (kx, ky) per row, the numbers of distinct values."""
+        low, mid, high = q
         n = xs.shape[-1]
         for i, (r, x, y) in enumerate(zip(rows, xs, ys)):
             kx, ky = levels[i] if levels is not None else (np.unique(x).size, np.unique(y).size)
             if use_plugin(kx, ky, n):
-                mi[r] = miller_madow_mi(x, y)
+                mid[r] = miller_madow_mi(x, y)
+                low[r], high[r] = min(low[r], mid[r]), max(high[r], mid[r])  # NaN stays NaN
 
     @staticmethod
     def _warn_constant(names: Iterable[str]):
@@ -212,7 +282,7 @@ class InfoNetEstimator:
         y = _as_float_array("y", y, 1)
         if x.shape != y.shape:
             raise ValueError(f"x and y must have equal length, got {x.shape[0]} and {y.shape[0]}")
-        return float(self._estimate_rows(x[None], y[None], ("x", "y"))[0])
+        return float(self._estimate_rows(x[None], y[None], ("x", "y"))[1][0])
 
     def estimate_batch(self, xs, ys) -> np.ndarray:
         """P pairs at once: xs, ys [P, N] -> MI [P] (nats). Rows are independent data sets."""
@@ -220,7 +290,7 @@ class InfoNetEstimator:
         ys = _as_float_array("ys", ys, 2)
         if xs.shape != ys.shape:
             raise ValueError(f"xs and ys must have the same shape [P, N], got {xs.shape} and {ys.shape}")
-        return self._estimate_rows(xs, ys, ("xs", "ys"))
+        return self._estimate_rows(xs, ys, ("xs", "ys"))[1]
 
     def _row_points(self, xs: np.ndarray, ys: np.ndarray):
         """Rows of pairs xs, ys [P, N] -> (copula points uc [P, 2, N] on the device, ties
@@ -234,22 +304,28 @@ class InfoNetEstimator:
         self._break_ties(uc, rows, xs[rows], ys[rows])
         return uc, cx, cy, tied[0::2], tied[1::2]
 
-    def _estimate_rows(self, xs: np.ndarray, ys: np.ndarray, names) -> np.ndarray:
+    def _estimate_rows(self, xs: np.ndarray, ys: np.ndarray, names):
+        """Rows of pairs xs, ys [P, N] -> (low, mid, high) [P]."""
         p, n = xs.shape
         if p == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0), np.zeros(0)
         uc, cx, cy, tx, ty = self._row_points(xs, ys)
         const = cx | cy
-        tied = np.stack([tx, ty], 1).reshape(-1)
-        mi = np.maximum(self._forward_points(uc.transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
-        both = np.flatnonzero(tied[0::2] & tied[1::2] & ~const)
-        self._discrete_pairs(mi, both, xs[both], ys[both])
+        q = self._quantiles(uc, const)
+        both = np.flatnonzero(tx & ty & ~const)
+        self._discrete_pairs(q, both, xs[both], ys[both])
         if const.any():
             rows = np.flatnonzero(const)
             label = lambda i: f"row {i}" if p > 1 else (names[0] if cx[i] else names[1])  # noqa: E731
             self._warn_constant(label(i) for i in rows[:5])
-            mi[const] = 0.0
-        return mi
+            self._zero(q, const)
+        return q
+
+    @staticmethod
+    def _zero(q, rows):
+        """A constant input carries no information: estimate and interval 0."""
+        for a in q:
+            a[rows] = np.where(np.isnan(a[rows]), np.nan, 0.0)
 
     def estimate_pairs(self, data, pairs: Sequence[tuple[int, int]], names: Sequence[str] | None = None) -> np.ndarray:
         """Columns of one window: data [N, K], pairs of column indices -> MI [P] (nats).
@@ -257,6 +333,10 @@ class InfoNetEstimator:
         Each column is ranked once; all pairs go through the network in one batched pass.
         ``names`` (optional, length K) only improves warning messages.
         """
+        return self._estimate_pairs(data, pairs, names)[1]
+
+    def _estimate_pairs(self, data, pairs, names=None):
+        """(low, mid, high) [P] for the column pairs of one window [N, K]."""
         data = _as_float_array("data", data, 2)
         n, k = data.shape
         pairs = [(int(i), int(j)) for i, j in pairs]
@@ -264,20 +344,20 @@ class InfoNetEstimator:
             if not (0 <= i < k and 0 <= j < k):
                 raise ValueError(f"pair ({i}, {j}) is out of range for data with {k} columns")
         if not pairs:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0), np.zeros(0)
         uc, const, tied = self._pair_points(data, pairs)
         bad = np.array([const[i] or const[j] for i, j in pairs])
-        mi = np.maximum(self._forward_points(uc.transpose(1, 2)), 0.0)  # [P, N, 2] view of [P, 2, N]
+        q = self._quantiles(uc, bad)
         both = [r for r, (i, j) in enumerate(pairs) if tied[i] and tied[j] and not bad[r]]
         if both:
             levels = {c: np.unique(data[:, c]).size for r in both for c in pairs[r]}
             ia, ib = np.asarray(pairs)[both].T
-            self._discrete_pairs(mi, both, data.T[ia], data.T[ib], [(levels[i], levels[j]) for i, j in zip(ia, ib)])
+            self._discrete_pairs(q, both, data.T[ia], data.T[ib], [(levels[i], levels[j]) for i, j in zip(ia, ib)])
         if bad.any():
             label = (lambda c: names[c]) if names is not None else (lambda c: f"column {c}")
             self._warn_constant(label(c) for c in np.flatnonzero(const))
-            mi[bad] = 0.0
-        return mi
+            self._zero(q, bad)
+        return q
 
     def _pair_points(self, data: np.ndarray, pairs: list[tuple[int, int]]):
         """Columns of a window [N, K] and index pairs -> (copula points uc [P, 2, N] on the
@@ -298,7 +378,7 @@ class InfoNetEstimator:
     def estimate_interval(self, x, y, level: float = 0.9) -> tuple[float, float, float]:
         """(low, mid, high) in nats: the 5 / 50 / 95 % quantiles of the MI given the sample,
         from the supervised read-out (docs/READOUT.md: trained against known MI; InfoNet's DV
-        value is one of its features). Preview: ``estimate`` still returns InfoNet's value."""
+        value is one of its features). mid is what ``estimate`` returns."""
         x = _as_float_array("x", x, 1)
         y = _as_float_array("y", y, 1)
         if x.shape != y.shape:
@@ -313,44 +393,22 @@ class InfoNetEstimator:
         if xs.shape != ys.shape:
             raise ValueError(f"xs and ys must have the same shape [P, N], got {xs.shape} and {ys.shape}")
         self._check_level(level)
-        if xs.shape[0] == 0:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        uc, cx, cy, _, _ = self._row_points(xs, ys)
-        return self._interval(uc, cx | cy)
+        return self._estimate_rows(xs, ys, ("xs", "ys"))
 
-    def estimate_interval_pairs(self, data, pairs: Sequence[tuple[int, int]], level: float = 0.9
-                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One window [N, K] and index pairs -> (low, mid, high), each [P]."""
-        data = _as_float_array("data", data, 2)
-        pairs = [(int(i), int(j)) for i, j in pairs]
-        for i, j in pairs:
-            if not (0 <= i < data.shape[1] and 0 <= j < data.shape[1]):
-                raise ValueError(f"pair ({i}, {j}) is out of range for data with {data.shape[1]} columns")
+    def estimate_interval_pairs(self, data, pairs: Sequence[tuple[int, int]], level: float = 0.9,
+                                names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One window [N, K] and index pairs -> (low, mid, high), each [P]: one pass gives the
+        estimate (mid, the same as ``estimate_pairs``) and its 90 % interval."""
         self._check_level(level)
-        if not pairs:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        uc, const, _ = self._pair_points(data, pairs)
-        return self._interval(uc, np.array([const[i] or const[j] for i, j in pairs]))
+        return self._estimate_pairs(data, pairs, names)
 
-    @staticmethod
-    def _check_level(level: float):
+    def _check_level(self, level: float):
+        if self.readout is None:
+            raise ValueError("this estimator has no read-out (readout=None), so no intervals: use "
+                             "InfoNetEstimator.pretrained() or pass readout=True / a read-out path")
         if not isinstance(level, (int, float)) or abs(float(level) - 0.9) > 1e-9:
             raise ValueError(f"level={level!r}: the read-out is trained for 90 % intervals (its 5 % and "
                              "95 % quantiles); other levels are not calibrated")
-
-    def _interval(self, uc: torch.Tensor, const: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from .readout import SupervisedReadout, infonet_features, numpy_features
-        if getattr(self, "_readout", None) is None:
-            self._readout = SupervisedReadout.pretrained(infonet=self.model)
-        n = uc.shape[-1]
-        ranks = torch.round(uc.float() * n - 0.5).to(torch.int64).cpu().numpy()  # 0..N-1, ties broken
-        ru, rv = ranks[:, 0], ranks[:, 1]
-        with self._torch_threads():
-            feats = np.concatenate([numpy_features(ru, rv), infonet_features(self.model, ru, rv)], -1)
-        low, mid, high = self._readout.estimate_interval(feats)
-        for q in (low, mid, high):
-            q[const] = 0.0  # a constant input carries no information
-        return low, mid, high
 
     def estimate_matrix(self, data) -> np.ndarray:
         """data [N, K] -> symmetric [K, K] MI matrix (nats), zero diagonal, one batched pass."""

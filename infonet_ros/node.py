@@ -660,6 +660,8 @@ def to_mutual_information(result: WindowResult, msg_type):
     msg.pair_first = [int(i) for i, _ in result.pairs]
     msg.pair_second = [int(j) for _, j in result.pairs]
     msg.mi = [float(v) for v in result.mi]
+    msg.mi_low = [float(v) for v in result.mi_low]
+    msg.mi_high = [float(v) for v in result.mi_high]
     msg.p_value = [float(v) for v in result.p_value]
     msg.method = result.method
     msg.device = result.device

@@ -52,6 +52,15 @@ class WindowResult:
     # streams with few distinct values in this window (binary, quantised, saturated):
     # name -> (distinct values, share of the most common value); see ``tied_streams``
     tied: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # 90 % interval of ``mi`` (5 / 95 % quantiles of the read-out), [P] nats; NaN where the
+    # estimator gives none (estimator: ksg, or InfoNet without a read-out)
+    mi_low: np.ndarray | None = None
+    mi_high: np.ndarray | None = None
+
+    def __post_init__(self):
+        for name in ('mi_low', 'mi_high'):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(len(self.pairs), np.nan))
 
 
 class RequestError(ValueError):
@@ -62,8 +71,9 @@ class RequestError(ValueError):
 class EstimateResult:
     """Answer to an on-demand request; arrays are ``[P]`` in request order (nats).
 
-    ``mi_low``/``mi_high`` bound ``mi``; they are NaN until the estimator provides
-    calibrated intervals. ``p_value`` is NaN unless ``permutations > 0``.
+    ``mi_low``/``mi_high``: the 90 % interval of ``mi`` (the read-out's 5 / 95 %
+    quantiles); NaN where the estimator gives none (ksg). ``p_value`` is NaN unless
+    ``permutations > 0``.
     """
 
     pairs: list[str]               # 'a:b' per estimate ('x:y' for two arrays)
@@ -152,7 +162,7 @@ class MIPipeline:
         notes: list[str] = []
 
         start = time.perf_counter()
-        mi, p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations)
+        (mi, mi_low, mi_high), p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations)
         for c in np.flatnonzero(constant):
             notes.append(f"stream '{cfg.stream_names[c]}' is constant over the window")
         bad = ~np.isfinite(mi)
@@ -168,13 +178,14 @@ class MIPipeline:
             t_start=float(window.t_start), t_end=float(window.t_end), window_size=n,
             streams=list(cfg.stream_names), pairs=pairs, mi=mi, p_value=p_value,
             edges=edges, method=self.method, latency_s=latency, device=self.device,
-            notes=notes, tied=tied_streams(data, list(cfg.stream_names)))
+            notes=notes, tied=tied_streams(data, list(cfg.stream_names)),
+            mi_low=mi_low, mi_high=mi_high)
 
     def estimate_arrays(self, x, y) -> EstimateResult:
         """MI of two samples the caller holds (equal length N >= 32, finite)."""
         data = _request_arrays(x, y)
-        mi, p_value, _ = self._mi_and_p_values(data, [(0, 1)], self.config.permutations)
-        return self._result(['x:y'], mi, p_value, len(data))
+        q, p_value, _ = self._mi_and_p_values(data, [(0, 1)], self.config.permutations)
+        return self._result(['x:y'], q, p_value, len(data))
 
     def estimate_window_pairs(self, window: Window | None, pairs,
                               config: PipelineConfig | None = None,
@@ -195,34 +206,44 @@ class MIPipeline:
             raise RequestError('no window yet' + (f': {why_no_window}' if why_no_window
                                                   else ''))
         data = np.asarray(window.data, dtype=np.float64)
-        mi, p_value, _ = self._mi_and_p_values(data, index_pairs, cfg.permutations)
+        q, p_value, _ = self._mi_and_p_values(data, index_pairs, cfg.permutations)
         names = [f'{cfg.stream_names[i]}:{cfg.stream_names[j]}' for i, j in index_pairs]
-        return self._result(names, mi, p_value, len(data), window.t_start, window.t_end)
+        return self._result(names, q, p_value, len(data), window.t_start, window.t_end)
 
-    def _result(self, names, mi, p_value, n, t_start=None, t_end=None) -> EstimateResult:
-        nan = np.full(len(names), np.nan)
-        return EstimateResult(pairs=names, mi=mi, mi_low=nan, mi_high=nan.copy(),
+    def _result(self, names, q, p_value, n, t_start=None, t_end=None) -> EstimateResult:
+        mi_low, mi, mi_high = q[1], q[0], q[2]
+        return EstimateResult(pairs=names, mi=mi, mi_low=mi_low, mi_high=mi_high,
                               p_value=p_value, window_size=n, method=self.method,
                               t_start=t_start, t_end=t_end)
 
     def _mi_and_p_values(self, data: np.ndarray, pairs: list[tuple[int, int]],
                          permutations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(MI [P], p-values [P], constant-column mask [K]) of ``pairs`` of ``data``."""
+        """((MI, low, high) [P] each, p-values [P], constant-column mask [K]) of ``pairs``
+        of ``data``; low/high NaN where the estimator gives no interval."""
         with self._lock:
-            mi = self._estimate(data, pairs)
+            mi, low, high = self._estimate(data, pairs)
             # Constant streams carry no information; say so instead of trusting the
             # estimator.
             constant = np.ptp(data, axis=0) == 0
             for p, (i, j) in enumerate(pairs):
                 if constant[i] or constant[j]:
                     mi[p] = 0.0
+                    low[p] = 0.0 if np.isfinite(low[p]) else low[p]
+                    high[p] = 0.0 if np.isfinite(high[p]) else high[p]
             p_value = np.full(len(pairs), np.nan)
             if permutations > 0:
                 p_value = self._permutation_p_values(data, pairs, mi, permutations)
                 p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
-        return mi, p_value, constant
+        return (mi, low, high), p_value, constant
 
-    def _estimate(self, data: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    def _estimate(self, data: np.ndarray, pairs: list[tuple[int, int]]):
+        """(MI, low, high), each [P]: the estimator's 90 % interval where it has one (an
+        InfoNetEstimator with a read-out: one pass gives both), else NaN bounds."""
+        nan = np.full(len(pairs), np.nan)
+        if getattr(self.estimator, 'output', None) == 'readout':
+            low, mid, high = self.estimator.estimate_interval_pairs(data, pairs)
+            return (np.array(mid, dtype=np.float64), np.array(low, dtype=np.float64),
+                    np.array(high, dtype=np.float64))
         if hasattr(self.estimator, 'estimate_pairs'):
             out = self.estimator.estimate_pairs(data, pairs)
         else:
@@ -233,7 +254,7 @@ class MIPipeline:
         if mi.shape != (len(pairs),):
             raise ValueError(f'{type(self.estimator).__name__} returned {mi.shape[0]} '
                              f'values for {len(pairs)} pairs')
-        return mi
+        return mi, nan, nan.copy()
 
     def _permutation_p_values(self, data, pairs, mi, m: int) -> np.ndarray:
         """p = (1 + #{MI(x, shuffled y) >= MI}) / (1 + m), all shuffles in one batch."""

@@ -4,14 +4,16 @@ Files written into the output directory by :func:`write_report`:
 
 - ``mi.csv`` / ``mi.json``: one row per window and pair: ``t_start``, ``t_end`` (seconds,
   message time of the window's first/last sample), ``t_rel`` (``t_end`` minus the bag's
-  first log time), ``first``, ``second`` (stream names), ``mi`` (nats), ``p_value``,
+  first log time), ``first``, ``second`` (stream names), ``mi`` (nats), ``mi_low``,
+  ``mi_high`` (its 90 % interval, nats; nan where the estimator gives none), ``p_value``,
   ``edge`` (1 if the pair is an edge of that window's graph); with ``--compare ksg`` also
   ``mi_ksg`` and ``edge_ksg``.
 - ``graph.json``: the dependency graph of every window (edges with their MI).
 - ``summary.json`` / ``summary.md``: per pair mean/max MI and the fraction of windows in
   which it is an edge; windows evaluated and skipped (with reasons); wall time and
   windows/s; agreement and speed against the compared estimators; truth, if given.
-- ``mi_over_time.png`` (MI of each pair against time, threshold and truth drawn in),
+- ``mi_over_time.png`` (MI of each pair against time with its 90 % band, threshold and
+  truth drawn in),
   ``mi_matrix.png`` (mean MI heat map), ``dependency_graph.png`` (streams on a circle; an
   edge for every pair that is an edge in at least half of the windows, width by mean MI),
   and with a comparison ``compare_<method>.png`` (scatter of the two estimates).
@@ -68,7 +70,8 @@ def rows(ev) -> list[dict]:
             row = {'t_start': result.t_start, 't_end': result.t_end,
                    't_rel': result.t_end - ev.bag_start_s,
                    'first': names[p][0], 'second': names[p][1],
-                   'mi': float(result.mi[p]), 'p_value': float(result.p_value[p]),
+                   'mi': float(result.mi[p]), 'mi_low': float(result.mi_low[p]),
+                   'mi_high': float(result.mi_high[p]), 'p_value': float(result.p_value[p]),
                    'edge': int((i, j) in edges)}
             for m, other in others.items():
                 row[f'mi_{m}'] = float(other.mi[p])
@@ -300,7 +303,8 @@ def write_report(ev, out_dir, plots: bool = True, truth: dict | None = None) -> 
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     table = rows(ev)
-    fieldnames = ['t_start', 't_end', 't_rel', 'first', 'second', 'mi', 'p_value', 'edge']
+    fieldnames = ['t_start', 't_end', 't_rel', 'first', 'second', 'mi', 'mi_low', 'mi_high',
+                  'p_value', 'edge']
     for m in ev.compare:
         fieldnames += [f'mi_{m}', f'edge_{m}']
     paths['csv'] = out / 'mi.csv'
@@ -365,7 +369,13 @@ def _plot_over_time(ev, path, truth):
         top = max(top, float(np.nanmax(ev.mi_matrix(m))) * 1.15)
     if truth is not None:
         top = max(top, max(s['mi'] for s in truth['segments']) * 1.15)
+    low, high = ev.mi_matrix(bound='mi_low'), ev.mi_matrix(bound='mi_high')
+    if np.isfinite(high).any():
+        top = max(top, float(np.nanmax(high)) * 1.05)
     for p, ((first, second), ax) in enumerate(zip(pairs, axes)):
+        if np.isfinite(low[:, p]).any():
+            ax.fill_between(t, low[:, p], high[:, p], color='C0', alpha=0.2, lw=0,
+                            label='90 % interval')
         ax.plot(t, mi[:, p], lw=1.4, label=ev.method, color='C0')
         for n, m in enumerate(ev.compare):
             ax.plot(t, ev.mi_matrix(m)[:, p], lw=1.0, alpha=0.8, label=m, color=f'C{n + 1}')

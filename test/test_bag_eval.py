@@ -89,7 +89,13 @@ def test_report_files_and_columns(report):
                  'compare_ksg.png'):
         assert (out / name).stat().st_size > 0, name
     rows = read_rows(out)
-    assert {'t_start', 't_end', 'first', 'second', 'mi', 'edge', 'mi_ksg'} <= set(rows[0])
+    assert {'t_start', 't_end', 'first', 'second', 'mi', 'mi_low', 'mi_high', 'edge', 'mi_ksg'} <= set(rows[0])
+    # the 90 % interval of every estimate: ordered, and a real band around the dependent pair
+    for r in rows:
+        assert 0.0 <= float(r['mi_low']) <= float(r['mi']) <= float(r['mi_high']), r
+    dep = [float(r['mi_high']) - float(r['mi_low']) for r in rows
+           if (r['first'], r['second']) == ('cmd_vx', 'accel_x') and float(r['mi']) > 0.3]
+    assert dep and min(dep) > 0.01   # coupled windows: a real band, not a point
     assert json.loads((out / 'mi.json').read_text())[5]['mi'] == pytest.approx(
         float(rows[5]['mi']), rel=1e-5)
     summary = json.loads((out / 'summary.json').read_text())
@@ -228,6 +234,8 @@ def test_bag_without_message_definitions(tmp_path, config):
     ksg = PipelineConfig.from_params({**_params(config), 'estimator': 'ksg'})
     ev = evaluate_bag(bag, ksg, progress=False)
     assert len(ev.results) == 8 and not ev.skipped
+    # KSG gives no interval: NaN bounds (nan in mi.csv), never a made-up band
+    assert all(np.isnan(r.mi_low).all() and np.isnan(r.mi_high).all() for r in ev.results)
 
 
 def _params(config):

@@ -189,6 +189,12 @@ def test_dependent_pair_and_graph_from_live_topics(tmp_path):
         assert mi_of(m, 'accel_x', 'noise') < THRESHOLD
         assert mi_of(m, 'cmd_vx', 'noise') < THRESHOLD
         assert all(math.isnan(p) for p in m.p_value)
+        # the read-out's 90 % interval travels with every estimate: low <= mi <= high
+        assert len(m.mi_low) == len(m.mi_high) == len(m.mi) == 3
+        for low, mid, high in zip(m.mi_low, m.mi, m.mi_high):
+            assert 0.0 <= low <= mid <= high, (low, mid, high)
+        k = [i for i, (p, q) in enumerate(zip(m.pair_first, m.pair_second)) if (p, q) == (0, 1)][0]
+        assert m.mi_high[k] - m.mi_low[k] > 0.01   # a real interval, not a point
     check_graph_and_extras(out, names, ('accel_x', 'cmd_vx'))
     assert code == 0 and 'Traceback' not in log, log[-3000:]
     # Twist and Float64 have no header: reception stamps need the SingleThreadedExecutor

@@ -106,6 +106,8 @@ def test_mutual_information_round_trips_through_cdr():
     msg.pair_first = [0, 0, 1]
     msg.pair_second = [1, 2, 2]
     msg.mi = [0.75, 0.0, 1.5]
+    msg.mi_low = [0.7, 0.0, float('nan')]
+    msg.mi_high = [0.8, 0.01, float('nan')]
     msg.p_value = [0.01, float('nan'), 0.001]
 
     raw = serialize_message(msg)
@@ -120,6 +122,8 @@ def test_mutual_information_round_trips_through_cdr():
     assert list(back.pair_first) == [0, 0, 1] and list(back.pair_second) == [1, 2, 2]
     assert list(back.mi) == pytest.approx([0.75, 0.0, 1.5])
     assert back.p_value[0] == pytest.approx(0.01) and math.isnan(back.p_value[1])
+    assert list(back.mi_low[:2]) == pytest.approx([0.7, 0.0]) and math.isnan(back.mi_low[2])
+    assert list(back.mi_high[:2]) == pytest.approx([0.8, 0.01]) and math.isnan(back.mi_high[2])
 
 
 def test_dependency_graph_round_trips_through_cdr():
