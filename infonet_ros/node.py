@@ -179,9 +179,13 @@ class _EstimatorNode:
                 descriptor = ParameterDescriptor(
                     name=key, description=help_text.format(name=stream) +
                     ' [read-only: restart the node to change it]', read_only=True)
-                value = self._declare(key, Parameter.Type.STRING, descriptor)
+                # a vector stream's field is a list of paths (a string array)
+                override = getattr(self, '_parameter_overrides', {}).get(key)
+                kind = Parameter.Type.STRING_ARRAY if attr == 'field' and override is not None \
+                    and override.type_ == Parameter.Type.STRING_ARRAY else Parameter.Type.STRING
+                value = self._declare(key, kind, descriptor)
                 if value is not None:
-                    params[key] = value
+                    params[key] = list(value) if kind == Parameter.Type.STRING_ARRAY else value
         # Overrides nobody declared (typos, streams missing from stream_names): pass them
         # on so that PipelineConfig names them in its error. rclpy keeps the overrides of
         # the command line and parameter files only in this attribute; without it the
@@ -664,6 +668,9 @@ def to_mutual_information(result: WindowResult, msg_type):
     msg.method = result.method
     msg.device = result.device
     msg.latency = float(result.latency_s)
+    nan = [math.nan] * len(result.pairs)
+    msg.lag = nan if result.lag_s is None else [float(v) for v in result.lag_s]
+    msg.mi_lag = nan if result.mi_lag is None else [float(v) for v in result.mi_lag]
     return msg
 
 
@@ -687,8 +694,11 @@ def to_dependency_graph(result: WindowResult, config: PipelineConfig, msg_type):
     msg = msg_type()
     msg.header.stamp = to_time_msg(result.t_end)
     msg.nodes = list(result.streams)
-    msg.edge_from = [min(i, j) for i, j, _, _ in result.edges]
-    msg.edge_to = [max(i, j) for i, j, _, _ in result.edges]
+    direction = [result.edge_direction(i, j) for i, j, _, _ in result.edges]
+    msg.edge_from = [int(a) for a, _, _, _ in direction]   # the leader when directed
+    msg.edge_to = [int(b) for _, b, _, _ in direction]
+    msg.directed = [bool(d) for _, _, d, _ in direction]
+    msg.lag = [float(lag) for _, _, _, lag in direction]
     msg.weight = [float(w) for _, _, w, _ in result.edges]
     msg.p_value = [float(p) for _, _, _, p in result.edges]
     msg.method = 'permutation_test' if config.permutations > 0 else 'threshold'
@@ -721,10 +731,20 @@ def to_marker_array(result: WindowResult, frame_id: str, radius: float = 1.0) ->
         label.color.r = label.color.g = label.color.b = label.color.a = 1.0
         markers += [node, label]
     for e, (i, j, w, _) in enumerate(result.edges):
-        line = marker('infonet/edges', e, Marker.LINE_LIST)
-        line.points = [Point(x=float(positions[i][0]), y=float(positions[i][1])),
-                       Point(x=float(positions[j][0]), y=float(positions[j][1]))]
-        line.scale.x = edge_width(w)
+        i, j, directed, _ = result.edge_direction(i, j)
+        if directed:   # an arrow from the leader to the follower, its head at the sphere
+            line = marker('infonet/edges', e, Marker.ARROW)
+            end = positions[i] + 0.9 * (positions[j] - positions[i])
+            line.points = [Point(x=float(positions[i][0]), y=float(positions[i][1])),
+                           Point(x=float(end[0]), y=float(end[1]))]
+            line.scale.x = edge_width(w)          # shaft diameter
+            line.scale.y = 2.5 * edge_width(w)    # head diameter
+            line.scale.z = 0.15                   # head length
+        else:
+            line = marker('infonet/edges', e, Marker.LINE_LIST)
+            line.points = [Point(x=float(positions[i][0]), y=float(positions[i][1])),
+                           Point(x=float(positions[j][0]), y=float(positions[j][1]))]
+            line.scale.x = edge_width(w)
         line.color.r, line.color.g, line.color.b, line.color.a = 1.0, 0.4, 0.1, 0.9
         text = marker('infonet/edge_labels', e, Marker.TEXT_VIEW_FACING, text=f'{w:.2f}')
         mid = (positions[i] + positions[j]) / 2
