@@ -585,7 +585,9 @@ class _EstimatorNode:
         return status
 
     def _stream_status(self, name, stream) -> DiagnosticStatus:
-        spec = self.config.streams[name]
+        # ``name`` is a window column: a scalar stream, or one component of a vector stream
+        spec = self.config.streams[self.config.column_stream[name]]
+        field = spec.fields[spec.columns.index(name)]
         status = DiagnosticStatus(name=f'{self.get_fully_qualified_name()}: stream {name}',
                                   hardware_id=spec.topic)
         dropped = (stream['dropped_late'] + stream['dropped_nonfinite']
@@ -596,7 +598,7 @@ class _EstimatorNode:
         if self._changed(f'{name}.dropped', dropped):
             problems.append('samples dropped')
             self.get_logger().warning(
-                f"stream '{name}' ({spec.topic} {spec.field}): dropped "
+                f"stream '{name}' ({spec.topic} {field}): dropped "
                 f"{stream['dropped_late']} late, {stream['dropped_nonfinite']} non-finite, "
                 f"{stream['errors']} unreadable sample(s) so far {stream['last_error']}",
                 throttle_duration_sec=WARN_PERIOD_S)
@@ -632,7 +634,7 @@ class _EstimatorNode:
         if tied is not None:
             status.message += f', tied: {tied[0]} distinct values in the last window'
         status.values = _key_values({
-            'topic': spec.topic, 'type': spec.type, 'field': spec.field,
+            'topic': spec.topic, 'type': spec.type, 'field': field,
             'messages_lost': lost, **stream,
             'distinct_values': tied[0] if tied else '',
             'most_common_share': tied[1] if tied else ''})
