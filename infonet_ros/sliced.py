@@ -13,9 +13,10 @@ copula-ranked and estimated by InfoNet, all K rows of all vector pairs in the wi
 Detection needs more than that mean. Measured (bench/independence.py,
 bench/results/independence.md): against the published test (X ~ N(0, I_d),
 Y = (1'X / sqrt(d) 1 + Z) / sqrt(2)) the dependence seen by one random slice at d = 128 is
-rho^2 ~ 0.3 / d, i.e. ~0.001 nats, while one InfoNet estimate at independence has a bias
-of 0.06 / 0.02 nats and a spread of the same order at N = 100 / 250: the mean over slices
-is dominated by InfoNet's own noise, so its ROC-AUC stays near 0.6-0.7 at every N (the
+rho^2 ~ 0.3 / d, i.e. ~0.001 nats, while InfoNet's slice estimates at independence sit at
+0.06 / 0.02 nats (N = 100 / 250) and their mean over 128 slices varies between data sets
+by 3-5x the shift the dependence adds: the mean over slices is dominated by InfoNet's own
+small-sample noise, so its ROC-AUC stays at 0.60-0.70 for N = 50-300 (the issue's
 0.73 -> 0.67 "decline" is within the +-0.04 sampling error of 100 + 100 sets). The maximum
 over slices is worse still (the signal is spread over all slices, the noise max grows).
 
