@@ -84,9 +84,7 @@ class BagEvaluation:
 
 def make_aligner(config: PipelineConfig) -> StreamAligner:
     """The aligner exactly as the node builds it."""
-    return StreamAligner(config.stream_names, config.sample_rate_hz, config.window_size,
-                         buffer_seconds=config.effective_buffer_seconds,
-                         max_gap_s=config.max_gap_s, stale_after_s=config.stale_after_s)
+    return StreamAligner.from_config(config)
 
 
 def make_extractor(config: PipelineConfig) -> StreamExtractor:
@@ -111,15 +109,16 @@ def iter_windows(bag: BagReader, config: PipelineConfig, t_ends: Sequence[float]
     """
     extractor = make_extractor(config)
     aligner = aligner or make_aligner(config)
-    names = config.stream_names
-    topics = sorted({config.streams[n].topic for n in names})
+    names = config.column_names          # a vector stream is aligned per component
+    stream_of = config.column_stream
+    topics = sorted({config.streams[n].topic for n in config.stream_names})
     for topic in topics:
         if bag.message_counts.get(topic, 0) == 0:
             streams = ', '.join(extractor.streams_on(topic))
             raise BagError(f"topic '{topic}' (stream {streams}) has no messages in bag "
                            f"'{bag.path}'")
     period = 1.0 / config.publish_rate_hz
-    span = config.window_span_s
+    span = config.window_span_s + config.lag_samples / config.sample_rate_hz   # + lag history
     explicit = None if t_ends is None else sorted(float(t) for t in t_ends)
     pos = 0                                # index into explicit t_ends
     k: int | None = None                   # next t_end = k * period (node cadence)
@@ -159,7 +158,8 @@ def iter_windows(bag: BagReader, config: PipelineConfig, t_ends: Sequence[float]
                 bad[name] = (count + 1, str(value))
                 if good[name] == 0 and count + 1 >= min(FIRST_MESSAGES_CHECKED,
                                                         bag.message_counts[m.topic]):
-                    raise BagError(f"stream '{name}': field '{config.streams[name].field}' "
+                    spec = config.streams[stream_of[name]]
+                    raise BagError(f"stream '{name}': field '{spec.field}' "
                                    f"is unreadable in the first {count + 1} messages on "
                                    f"'{m.topic}': {value}")
                 continue
@@ -275,7 +275,9 @@ def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
         make_extractor(config)    # bad field paths fail here, before the model loads
         base = MIPipeline(config, estimator)
         chunked = None
-        if hasattr(base.estimator, 'estimate_batch') and batch_windows > 1:
+        # (lags and vector streams already batch all their rows per window)
+        if hasattr(base.estimator, 'estimate_batch') and batch_windows > 1 \
+                and not (config.has_vectors or config.lag_samples > 0):
             chunked = _ChunkedEstimator(base.estimator, base.method)
         pipeline = MIPipeline(config, chunked) if chunked is not None else base
         others = {}

@@ -179,9 +179,13 @@ class _EstimatorNode:
                 descriptor = ParameterDescriptor(
                     name=key, description=help_text.format(name=stream) +
                     ' [read-only: restart the node to change it]', read_only=True)
-                value = self._declare(key, Parameter.Type.STRING, descriptor)
+                # a vector stream's field is a list of paths (a string array)
+                override = getattr(self, '_parameter_overrides', {}).get(key)
+                kind = Parameter.Type.STRING_ARRAY if attr == 'field' and override is not None \
+                    and override.type_ == Parameter.Type.STRING_ARRAY else Parameter.Type.STRING
+                value = self._declare(key, kind, descriptor)
                 if value is not None:
-                    params[key] = value
+                    params[key] = list(value) if kind == Parameter.Type.STRING_ARRAY else value
         # Overrides nobody declared (typos, streams missing from stream_names): pass them
         # on so that PipelineConfig names them in its error. rclpy keeps the overrides of
         # the command line and parameter files only in this attribute; without it the
@@ -581,7 +585,9 @@ class _EstimatorNode:
         return status
 
     def _stream_status(self, name, stream) -> DiagnosticStatus:
-        spec = self.config.streams[name]
+        # ``name`` is a window column: a scalar stream, or one component of a vector stream
+        spec = self.config.streams[self.config.column_stream[name]]
+        field = spec.fields[spec.columns.index(name)]
         status = DiagnosticStatus(name=f'{self.get_fully_qualified_name()}: stream {name}',
                                   hardware_id=spec.topic)
         dropped = (stream['dropped_late'] + stream['dropped_nonfinite']
@@ -592,7 +598,7 @@ class _EstimatorNode:
         if self._changed(f'{name}.dropped', dropped):
             problems.append('samples dropped')
             self.get_logger().warning(
-                f"stream '{name}' ({spec.topic} {spec.field}): dropped "
+                f"stream '{name}' ({spec.topic} {field}): dropped "
                 f"{stream['dropped_late']} late, {stream['dropped_nonfinite']} non-finite, "
                 f"{stream['errors']} unreadable sample(s) so far {stream['last_error']}",
                 throttle_duration_sec=WARN_PERIOD_S)
@@ -628,7 +634,7 @@ class _EstimatorNode:
         if tied is not None:
             status.message += f', tied: {tied[0]} distinct values in the last window'
         status.values = _key_values({
-            'topic': spec.topic, 'type': spec.type, 'field': spec.field,
+            'topic': spec.topic, 'type': spec.type, 'field': field,
             'messages_lost': lost, **stream,
             'distinct_values': tied[0] if tied else '',
             'most_common_share': tied[1] if tied else ''})
@@ -666,6 +672,9 @@ def to_mutual_information(result: WindowResult, msg_type):
     msg.method = result.method
     msg.device = result.device
     msg.latency = float(result.latency_s)
+    nan = [math.nan] * len(result.pairs)
+    msg.lag = nan if result.lag_s is None else [float(v) for v in result.lag_s]
+    msg.mi_lag = nan if result.mi_lag is None else [float(v) for v in result.mi_lag]
     return msg
 
 
@@ -689,8 +698,11 @@ def to_dependency_graph(result: WindowResult, config: PipelineConfig, msg_type):
     msg = msg_type()
     msg.header.stamp = to_time_msg(result.t_end)
     msg.nodes = list(result.streams)
-    msg.edge_from = [min(i, j) for i, j, _, _ in result.edges]
-    msg.edge_to = [max(i, j) for i, j, _, _ in result.edges]
+    direction = [result.edge_direction(i, j) for i, j, _, _ in result.edges]
+    msg.edge_from = [int(a) for a, _, _, _ in direction]   # the leader when directed
+    msg.edge_to = [int(b) for _, b, _, _ in direction]
+    msg.directed = [bool(d) for _, _, d, _ in direction]
+    msg.lag = [float(lag) for _, _, _, lag in direction]
     msg.weight = [float(w) for _, _, w, _ in result.edges]
     msg.p_value = [float(p) for _, _, _, p in result.edges]
     msg.method = 'permutation_test' if config.permutations > 0 else 'threshold'
@@ -723,10 +735,20 @@ def to_marker_array(result: WindowResult, frame_id: str, radius: float = 1.0) ->
         label.color.r = label.color.g = label.color.b = label.color.a = 1.0
         markers += [node, label]
     for e, (i, j, w, _) in enumerate(result.edges):
-        line = marker('infonet/edges', e, Marker.LINE_LIST)
-        line.points = [Point(x=float(positions[i][0]), y=float(positions[i][1])),
-                       Point(x=float(positions[j][0]), y=float(positions[j][1]))]
-        line.scale.x = edge_width(w)
+        i, j, directed, _ = result.edge_direction(i, j)
+        if directed:   # an arrow from the leader to the follower, its head at the sphere
+            line = marker('infonet/edges', e, Marker.ARROW)
+            end = positions[i] + 0.9 * (positions[j] - positions[i])
+            line.points = [Point(x=float(positions[i][0]), y=float(positions[i][1])),
+                           Point(x=float(end[0]), y=float(end[1]))]
+            line.scale.x = edge_width(w)          # shaft diameter
+            line.scale.y = 2.5 * edge_width(w)    # head diameter
+            line.scale.z = 0.15                   # head length
+        else:
+            line = marker('infonet/edges', e, Marker.LINE_LIST)
+            line.points = [Point(x=float(positions[i][0]), y=float(positions[i][1])),
+                           Point(x=float(positions[j][0]), y=float(positions[j][1]))]
+            line.scale.x = edge_width(w)
         line.color.r, line.color.g, line.color.b, line.color.a = 1.0, 0.4, 0.1, 0.9
         text = marker('infonet/edge_labels', e, Marker.TEXT_VIEW_FACING, text=f'{w:.2f}')
         mid = (positions[i] + positions[j]) / 2

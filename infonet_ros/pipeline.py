@@ -53,9 +53,24 @@ class WindowResult:
     # name -> (distinct values, share of the most common value); see ``tied_streams``
     tied: dict[str, tuple[int, float]] = field(default_factory=dict)
     # 90 % interval of ``mi`` (5 / 95 % quantiles of the read-out), [P] nats; NaN where the
-    # estimator gives none (estimator: ksg, or InfoNet without a read-out)
+    # estimator gives none (estimator: ksg, InfoNet without a read-out, vector pairs)
     mi_low: np.ndarray | None = None
     mi_high: np.ndarray | None = None
+    # Lags (parameter max_lag_s > 0; NaN / False per pair otherwise, and for vector pairs):
+    lag_s: np.ndarray | None = None      # [P] lag of the MI peak, s; > 0: the first stream leads
+    mi_lag: np.ndarray | None = None     # [P] MI at that lag, nats (>= mi)
+    directed: np.ndarray | None = None   # [P] bool: the peak is at a clearly non-zero lag
+                                         # (lags.best_lags); the edge points leader -> follower
+
+    def edge_direction(self, i: int, j: int) -> tuple[int, int, bool, float]:
+        """(from, to, directed, lag_s >= 0) of the edge between streams i and j: from the
+        leader to the follower when directed, else (min, max, False, NaN)."""
+        k = self.pairs.index((i, j)) if (i, j) in self.pairs else self.pairs.index((j, i))
+        a, b = self.pairs[k]
+        if self.directed is None or not self.directed[k]:
+            return min(i, j), max(i, j), False, math.nan
+        lag = float(self.lag_s[k])
+        return (a, b, True, lag) if lag > 0 else (b, a, True, -lag)
 
     def __post_init__(self):
         for name in ('mi_low', 'mi_high'):
@@ -156,30 +171,166 @@ class MIPipeline:
         cfg = self.config if config is None else config
         data = np.asarray(window.data, dtype=np.float64)
         n, k = data.shape
-        if k != len(cfg.stream_names):
-            raise ValueError(f'window has {k} columns for {len(cfg.stream_names)} streams')
+        columns = cfg.column_names
+        if k != len(columns):
+            raise ValueError(f'window has {k} columns for {len(columns)} stream columns')
         pairs = list(cfg.pairs)
         notes: list[str] = []
 
         start = time.perf_counter()
-        (mi, mi_low, mi_high), p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations)
+        scan = None
+        if cfg.has_vectors or cfg.lag_samples > 0:
+            (mi, mi_low, mi_high), p_value, constant, scan = self._evaluate_lags_and_vectors(window, cfg)
+        else:
+            (mi, mi_low, mi_high), p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations)
         for c in np.flatnonzero(constant):
-            notes.append(f"stream '{cfg.stream_names[c]}' is constant over the window")
+            notes.append(f"stream '{columns[c]}' is constant over the window")
         bad = ~np.isfinite(mi)
         for p in np.flatnonzero(bad):
             a, b = cfg.pair_names[p]
             notes.append(f"estimator returned {mi[p]} for pair '{a}:{b}'")
         latency = time.perf_counter() - start
 
+        lag_s = np.full(len(pairs), np.nan)
+        mi_lag = np.full(len(pairs), np.nan)
+        directed = np.zeros(len(pairs), dtype=bool)
+        weight = mi
+        if scan is not None:
+            lag_s, mi_lag, directed = scan
+            # an edge stands for the dependence at its best lag (a delayed copy has ~0 MI
+            # at lag 0); the zero-lag value stays in ``mi``
+            weight = np.where(np.isfinite(mi_lag), np.fmax(mi_lag, mi), mi)
         edges = [(i, j, w, float(p_value[pairs.index((i, j))]))
-                 for i, j, w in threshold_edges(mi, pairs, cfg.graph_threshold, p_value,
+                 for i, j, w in threshold_edges(weight, pairs, cfg.graph_threshold, p_value,
                                                 cfg.p_value_alpha)]
         return WindowResult(
             t_start=float(window.t_start), t_end=float(window.t_end), window_size=n,
             streams=list(cfg.stream_names), pairs=pairs, mi=mi, p_value=p_value,
             edges=edges, method=self.method, latency_s=latency, device=self.device,
-            notes=notes, tied=tied_streams(data, list(cfg.stream_names)),
-            mi_low=mi_low, mi_high=mi_high)
+            notes=notes, tied=tied_streams(data, columns), lag_s=lag_s, mi_lag=mi_lag,
+            directed=directed, mi_low=mi_low, mi_high=mi_high)
+
+    # --- lags and vector streams (issue 13) ---------------------------------------------
+
+    def _evaluate_lags_and_vectors(self, window: Window, cfg: PipelineConfig):
+        """MI of every pair with lags and/or vector streams, in ONE ``estimate_batch`` call:
+        the rows of every (scalar pair, lag) (``lags.lagged_rows``) and of every
+        (vector pair, slice) (``sliced.sliced_rows``) are stacked.
+
+        Returns (mi [P] zero-lag / sliced MI, p_value [P], constant columns [K],
+        (lag_s [P], mi_lag [P], directed [P]) or None when lags are off).
+        Scalar pairs get the permutation p-values of ``permutations`` as without lags;
+        vector pairs always get the sliced test's permutation p-value (``sliced.sliced_test``).
+        Lags are scanned for scalar pairs only (vector pairs: NaN lag, undirected).
+        """
+        from infonet_ros.lags import best_lags, lag_margin, lagged_rows
+        from infonet_ros.sliced import sliced_rows, sliced_test
+
+        data = np.asarray(window.data, dtype=np.float64)
+        n = data.shape[0]
+        groups = cfg.column_groups
+        pairs = list(cfg.pairs)
+        scalar = [p for p, (i, j) in enumerate(pairs)
+                  if len(groups[i]) == 1 and len(groups[j]) == 1]
+        vector = [p for p in range(len(pairs)) if p not in scalar]
+        col_pairs = [(groups[pairs[p][0]][0], groups[pairs[p][1]][0]) for p in scalar]
+        use_lags = cfg.lag_samples > 0 and window.history is not None \
+            and len(window.history) >= cfg.lag_samples
+        lags = cfg.lags if use_lags else [0]
+        extended = np.vstack([window.history, data]) if use_lags else data
+        constant = np.ptp(data, axis=0) == 0
+
+        blocks_x, blocks_y = [], []
+        if col_pairs:
+            xs, ys = lagged_rows(extended, n, col_pairs, lags)
+            blocks_x.append(xs)
+            blocks_y.append(ys)
+        k = cfg.sliced_projections
+        slices = {}
+        for p in vector:
+            i, j = pairs[p]
+            slices[p] = sliced_rows(data[:, groups[i]], data[:, groups[j]], k, seed=p)
+            blocks_x.append(slices[p][0])
+            blocks_y.append(slices[p][1])
+
+        mi = np.full(len(pairs), np.nan)
+        mi_low, mi_high = np.full(len(pairs), np.nan), np.full(len(pairs), np.nan)
+        p_value = np.full(len(pairs), np.nan)
+        with self._lock:
+            rows, rows_low, rows_high = self._estimate_rows(np.concatenate(blocks_x),
+                                                            np.concatenate(blocks_y))
+            by_lag = rows[:len(col_pairs) * len(lags)].reshape(len(col_pairs), len(lags))
+            zero = lags.index(0)
+            for r, p in enumerate(scalar):
+                a, b = col_pairs[r]
+                if constant[a] or constant[b]:
+                    by_lag[r] = 0.0
+                mi[p] = by_lag[r, zero]
+                k0 = r * len(lags) + zero   # the zero-lag row carries the pair's interval
+                mi_low[p], mi_high[p] = ((0.0, 0.0) if constant[a] or constant[b]
+                                         else (rows_low[k0], rows_high[k0]))
+            offset = len(col_pairs) * len(lags)
+            for p in vector:
+                mi[p] = float(np.mean(rows[offset:offset + k]))
+                offset += k
+                if all(constant[c] for c in groups[pairs[p][0]]) \
+                        or all(constant[c] for c in groups[pairs[p][1]]):
+                    mi[p], p_value[p] = 0.0, 1.0
+                else:
+                    p_value[p] = sliced_test(*slices[p], seed=p).p_value
+            if col_pairs and cfg.permutations > 0:
+                pv = self._permutation_p_values(data, col_pairs, mi[scalar], cfg.permutations)
+                bad = np.array([constant[a] or constant[b] for a, b in col_pairs])
+                pv[bad] = 1.0
+                p_value[scalar] = pv
+            m = len(col_pairs) * len(lags)
+            spread = (self._lag_spread(lags, by_lag, rows_low[:m].reshape(by_lag.shape),
+                                       rows_high[:m].reshape(by_lag.shape))
+                      if use_lags else None)
+
+        if not use_lags or cfg.lag_samples == 0:
+            return (mi, mi_low, mi_high), p_value, constant, None
+        margin = [lag_margin(data[:, a], data[:, b], len(lags)) for a, b in col_pairs]
+        scan = best_lags(by_lag, lags, cfg.sample_rate_hz, margin, *spread)
+        lag_s = np.full(len(pairs), np.nan)
+        mi_lag = np.full(len(pairs), np.nan)
+        directed = np.zeros(len(pairs), dtype=bool)
+        lag_s[scalar], mi_lag[scalar], directed[scalar] = scan.best_lag_s, scan.mi_best, \
+            scan.directed
+        return (mi, mi_low, mi_high), p_value, constant, (lag_s, mi_lag, directed)
+
+    def _estimate_rows(self, xs: np.ndarray, ys: np.ndarray):
+        """xs, ys [R, N] -> (MI, low, high) [R] each in one batched call (constant rows: 0;
+        low/high NaN where the estimator gives no interval)."""
+        import warnings
+        if not hasattr(self.estimator, 'estimate_batch'):
+            raise TypeError(f'{type(self.estimator).__name__} has no estimate_batch, which '
+                            'lags (max_lag_s) and vector streams need')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)   # constant rows: noted per stream
+            if getattr(self.estimator, 'output', None) == 'readout':
+                low, mid, high = self.estimator.estimate_interval_batch(xs, ys)
+            else:
+                mid = self.estimator.estimate_batch(xs, ys)
+                low = high = np.full(len(xs), np.nan)
+        return tuple(np.asarray(a, dtype=np.float64).reshape(-1) for a in (mid, low, high))
+
+    @staticmethod
+    def _lag_spread(lags, by_lag, low_by_lag, high_by_lag):
+        """(5 % quantile at each pair's peak lag, 95 % quantile at lag 0), [pairs] each, from
+        the interval of every (pair, lag) row of the scan; (None, None) for an estimator
+        without intervals (``lags.best_lags`` then uses the margin alone). Pairs whose peak
+        is at lag 0 get (-inf, inf)."""
+        if not np.isfinite(low_by_lag).any():
+            return None, None
+        lags_arr = np.asarray(lags)
+        order = np.argsort(np.abs(lags_arr), kind='stable')
+        best = order[np.argmax(np.where(np.isfinite(by_lag), by_lag, -np.inf)[:, order], 1)]
+        rows = np.arange(len(by_lag))
+        zero = list(lags).index(0)
+        low = np.where(lags_arr[best] != 0, low_by_lag[rows, best], -np.inf)
+        high = np.where(lags_arr[best] != 0, high_by_lag[:, zero], np.inf)
+        return low, high
 
     def estimate_arrays(self, x, y) -> EstimateResult:
         """MI of two samples the caller holds (equal length N >= 32, finite)."""
@@ -206,7 +357,15 @@ class MIPipeline:
             raise RequestError('no window yet' + (f': {why_no_window}' if why_no_window
                                                   else ''))
         data = np.asarray(window.data, dtype=np.float64)
-        q, p_value, _ = self._mi_and_p_values(data, index_pairs, cfg.permutations)
+        groups = cfg.column_groups
+        vectors = [cfg.stream_names[s] for pair in index_pairs for s in pair
+                   if len(groups[s]) > 1]
+        if vectors:
+            raise RequestError(f"stream(s) {', '.join(sorted(set(vectors)))} are vector "
+                               'streams; ~/estimate answers scalar pairs (the published '
+                               'messages carry the sliced MI of vector pairs)')
+        column_pairs = [(groups[i][0], groups[j][0]) for i, j in index_pairs]
+        q, p_value, _ = self._mi_and_p_values(data, column_pairs, cfg.permutations)
         names = [f'{cfg.stream_names[i]}:{cfg.stream_names[j]}' for i, j in index_pairs]
         return self._result(names, q, p_value, len(data), window.t_start, window.t_end)
 

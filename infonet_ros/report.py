@@ -7,7 +7,8 @@ Files written into the output directory by :func:`write_report`:
   first log time), ``first``, ``second`` (stream names), ``mi`` (nats), ``mi_low``,
   ``mi_high`` (its 90 % interval, nats; nan where the estimator gives none), ``p_value``,
   ``edge`` (1 if the pair is an edge of that window's graph); with ``--compare ksg`` also
-  ``mi_ksg`` and ``edge_ksg``.
+  ``mi_ksg`` and ``edge_ksg``; ``lag_s``, ``mi_lag``, ``directed`` with time lags
+  (parameter ``max_lag_s``; see ``_lag_columns``).
 - ``graph.json``: the dependency graph of every window (edges with their MI).
 - ``summary.json`` / ``summary.md``: per pair mean/max MI and the fraction of windows in
   which it is an edge; windows evaluated and skipped (with reasons); wall time and
@@ -59,6 +60,19 @@ def skip_reasons(skipped) -> list[tuple[str, int]]:
     return counts.most_common()
 
 
+LAG_COLUMNS = ('lag_s', 'mi_lag', 'directed')
+
+
+def _lag_columns(result, p: int) -> dict:
+    """Time-lag columns of pair ``p`` (parameter max_lag_s): ``lag_s`` (s, > 0: the first
+    stream leads; NaN when lags are off or for vector pairs), ``mi_lag`` (MI at that lag,
+    nats), ``directed`` (1 if the peak is at a clearly non-zero lag, see infonet_ros.lags)."""
+    lag = math.nan if result.lag_s is None else float(result.lag_s[p])
+    mi_lag = math.nan if result.mi_lag is None else float(result.mi_lag[p])
+    directed = 0 if result.directed is None else int(bool(result.directed[p]))
+    return {'lag_s': lag, 'mi_lag': mi_lag, 'directed': directed}
+
+
 def rows(ev) -> list[dict]:
     """One dict per window and pair (the rows of mi.csv)."""
     out = []
@@ -73,6 +87,7 @@ def rows(ev) -> list[dict]:
                    'mi': float(result.mi[p]), 'mi_low': float(result.mi_low[p]),
                    'mi_high': float(result.mi_high[p]), 'p_value': float(result.p_value[p]),
                    'edge': int((i, j) in edges)}
+            row.update(_lag_columns(result, p))
             for m, other in others.items():
                 row[f'mi_{m}'] = float(other.mi[p])
                 row[f'edge_{m}'] = int(any(e[:2] == (i, j) for e in other.edges))
@@ -305,6 +320,7 @@ def write_report(ev, out_dir, plots: bool = True, truth: dict | None = None) -> 
     table = rows(ev)
     fieldnames = ['t_start', 't_end', 't_rel', 'first', 'second', 'mi', 'mi_low', 'mi_high',
                   'p_value', 'edge']
+    fieldnames += list(LAG_COLUMNS)
     for m in ev.compare:
         fieldnames += [f'mi_{m}', f'edge_{m}']
     paths['csv'] = out / 'mi.csv'

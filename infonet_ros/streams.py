@@ -52,12 +52,76 @@ class FieldExtractionError(ValueError):
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """One scalar stream: ``field`` of messages of ``type`` on ``topic``."""
+    """One stream: ``field`` of messages of ``type`` on ``topic``.
+
+    ``field`` is one field path (a scalar stream), or a vector stream (one graph node with
+    several components): a list of paths (``[angular_velocity.x, angular_velocity.y]``)
+    or a path with one slice of an array (``position[0:6]`` = ``position[0]`` ..
+    ``position[5]``). ``fields`` holds the expanded component paths.
+    """
 
     name: str   # stream name, as in ``stream_names``
     topic: str  # e.g. '/imu/data' (relative names resolve in the node's namespace)
     type: str   # e.g. 'sensor_msgs/msg/Imu'
-    field: str  # e.g. 'linear_acceleration.x', 'position[2]'
+    field: Any  # e.g. 'linear_acceleration.x', 'position[2]', 'position[0:6]', or a list
+    fields: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.fields:
+            object.__setattr__(self, 'fields', expand_fields(self.field, self.name))
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names of this stream in a window: its name, or ``name[k]`` per component."""
+        if len(self.fields) == 1:
+            return [self.name]
+        return [f'{self.name}[{k}]' for k in range(len(self.fields))]
+
+
+MAX_VECTOR_COMPONENTS = 64
+_SLICE_RE = re.compile(r'\[(-?\d*):(-?\d*)\]')
+
+
+def expand_fields(field: Any, stream: str = '?') -> tuple[str, ...]:
+    """A stream's ``field`` setting -> its component field paths.
+
+    ``'a.b'`` -> ``('a.b',)``; ``'position[0:3]'`` -> ``('position[0]', 'position[1]',
+    'position[2]')``; a list of paths -> the paths (each may carry a slice). ValueError
+    naming ``streams.<stream>.field`` and what was expected.
+    """
+    key = f"parameter 'streams.{stream}.field'"
+    if isinstance(field, str):
+        paths = [field]
+    elif isinstance(field, (list, tuple)) and field and all(isinstance(f, str) for f in field):
+        paths = list(field)
+    else:
+        raise ValueError(f'{key} must be a field path or a non-empty list of field paths '
+                         f'(a vector stream), got {field!r}')
+    out: list[str] = []
+    for path in paths:
+        path = path.strip()
+        if not path:
+            raise ValueError(f'{key}: empty field path in {field!r}')
+        slices = list(_SLICE_RE.finditer(path))
+        if len(slices) > 1:
+            raise ValueError(f"{key}: '{path}' has {len(slices)} slices; one vector stream "
+                             'takes one slice, e.g. position[0:6]')
+        if not slices:
+            out.append(path)
+            continue
+        m = slices[0]
+        if not (m.group(1) and m.group(2)) or int(m.group(1)) < 0 \
+                or int(m.group(2)) <= int(m.group(1)):
+            raise ValueError(f"{key}: bad slice '{m.group(0)}' in '{path}'; expected "
+                             '[start:stop] with 0 <= start < stop, e.g. position[0:6]')
+        out += [path[:m.start()] + f'[{i}]' + path[m.end():]
+                for i in range(int(m.group(1)), int(m.group(2)))]
+    if len(set(out)) != len(out):
+        raise ValueError(f'{key}: repeated component in {out}')
+    if len(out) > MAX_VECTOR_COMPONENTS:
+        raise ValueError(f'{key}: {len(out)} components; a vector stream takes at most '
+                         f'{MAX_VECTOR_COMPONENTS}')
+    return tuple(out)
 
 
 @dataclass
@@ -86,6 +150,54 @@ class PipelineConfig:
     permutations: int = 0            # permutation test per pair; 0 = p_value NaN
     p_value_alpha: float = 0.05      # with permutations > 0, edges also need p <= alpha
     marker_frame_id: str = 'map'     # frame of ~/graph_markers
+    max_lag_s: float = 0.0           # time-delayed MI over lags in [-max_lag_s, max_lag_s]; 0 = off
+    lag_step_s: float = 0.0          # spacing of the lags; 0 = one sample of the timeline
+    sliced_projections: int = 64     # random projection pairs per vector-stream pair
+
+    @property
+    def lag_samples(self) -> int:
+        """Largest lag in samples of the timeline (0: lags off)."""
+        return int(round(self.max_lag_s * self.sample_rate_hz))
+
+    @property
+    def lag_step_samples(self) -> int:
+        """Spacing of the scanned lags in samples (at least 1)."""
+        if self.lag_step_s <= 0:
+            return 1
+        return max(1, int(round(self.lag_step_s * self.sample_rate_hz)))
+
+    @property
+    def lags(self) -> list[int]:
+        """Scanned lags in samples, ``-L .. L`` with 0 included; ``[0]`` when lags are off.
+        Positive: the pair's first stream leads."""
+        big, step = self.lag_samples, self.lag_step_samples
+        half = list(range(step, big + 1, step))
+        return [-k for k in reversed(half)] + [0] + half
+
+    @property
+    def column_names(self) -> list[str]:
+        """Scalar columns of a window: a scalar stream is one column named like the
+        stream, a vector stream ``v`` with D components the columns ``v[0] .. v[D-1]``."""
+        return [c for name in self.stream_names for c in self.streams[name].columns]
+
+    @property
+    def column_groups(self) -> list[list[int]]:
+        """Per stream (``stream_names`` order), its column indices in a window."""
+        groups, k = [], 0
+        for name in self.stream_names:
+            d = len(self.streams[name].fields)
+            groups.append(list(range(k, k + d)))
+            k += d
+        return groups
+
+    @property
+    def column_stream(self) -> dict[str, str]:
+        """Column name -> its stream's name."""
+        return {c: name for name in self.stream_names for c in self.streams[name].columns}
+
+    @property
+    def has_vectors(self) -> bool:
+        return any(len(self.streams[n].fields) > 1 for n in self.stream_names)
 
     @property
     def window_span_s(self) -> float:
@@ -96,7 +208,7 @@ class PipelineConfig:
     def effective_buffer_seconds(self) -> float:
         if self.buffer_seconds > 0:
             return self.buffer_seconds
-        return 2.0 * self.window_span_s + 2.0
+        return 2.0 * self.window_span_s + 2.0 + self.max_lag_s
 
     @property
     def pair_names(self) -> list[tuple[str, str]]:
@@ -141,6 +253,9 @@ class PipelineConfig:
             for attr in ('topic', 'type', 'field'):
                 key = f'streams.{name}.{attr}'
                 value = flat.get(key)
+                if attr == 'field' and isinstance(value, (list, tuple)):
+                    spec[attr] = list(value)   # a vector stream; expand_fields checks it
+                    continue
                 if not isinstance(value, str) or not value.strip():
                     raise ValueError(f"parameter '{key}' is required (a non-empty string) "
                                      f"for stream '{name}', got {value!r}")
@@ -207,8 +322,16 @@ class PipelineConfig:
             if spec.kind is not list and spec.name not in NODE_ONLY_PARAMETERS:
                 spec.check(getattr(self, spec.name))
         if self.buffer_seconds > 0:
-            need(self.buffer_seconds > self.window_span_s, 'buffer_seconds',
-                 f'longer than one window ({self.window_span_s:.3f} s)')
+            need(self.buffer_seconds > self.window_span_s + self.max_lag_s, 'buffer_seconds',
+                 f'longer than one window plus max_lag_s '
+                 f'({self.window_span_s + self.max_lag_s:.3f} s)')
+        need(self.max_lag_s == 0 or self.lag_samples >= 1, 'max_lag_s',
+             f'0 (off) or at least one sample of the timeline ({1 / self.sample_rate_hz:g} s)')
+        need(self.lag_samples <= self.window_size // 2, 'max_lag_s',
+             f'at most half a window ({self.window_size // 2} samples = '
+             f'{self.window_size // 2 / self.sample_rate_hz:g} s)')
+        need(self.lag_step_samples <= max(self.lag_samples, 1), 'lag_step_s',
+             f'at most max_lag_s ({self.max_lag_s:g} s)')
         need(bool(_DEVICE_RE.match(self.device)), 'device', 'auto, cpu, cuda or cuda:N')
         need(bool(self.marker_frame_id.strip()), 'marker_frame_id', 'a non-empty frame id')
         need(len(self.pairs) > 0, 'pairs', 'non-empty')
@@ -317,12 +440,20 @@ PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
     ParameterSpec('p_value_alpha', 'with permutations > 0, edges also need p <= alpha',
                   runtime=True, low=0.0, high=1.0, low_open=True),
     ParameterSpec('marker_frame_id', 'frame_id of the graph markers', runtime=True),
+    ParameterSpec('max_lag_s', 'time-delayed MI: lags in [-max_lag_s, max_lag_s] are '
+                  'scanned per scalar pair in one batched pass, s; 0 = off', low=0.0,
+                  high=3600.0),
+    ParameterSpec('lag_step_s', 'spacing of the scanned lags, s; 0 = one sample of the '
+                  'timeline', low=0.0, high=3600.0),
+    ParameterSpec('sliced_projections', 'random projection pairs of the sliced MI of a '
+                  'pair with a vector stream', low=1, high=4096),
     ParameterSpec('log_level', "level of this node's logger only; empty = as set by "
                   '--ros-args --log-level', runtime=True, choices=('',) + LOG_LEVELS),
 )}
 STREAM_ATTRIBUTES = {'topic': 'topic of stream {name}',
                      'type': "message type of stream {name}, e.g. 'sensor_msgs/msg/Imu'",
-                     'field': "field path of stream {name}, e.g. 'linear_acceleration.x'"}
+                     'field': "field path of stream {name}, e.g. 'linear_acceleration.x'; a list "
+                              "of paths or a slice ('position[0:6]') makes a vector stream"}
 # Parameters of the node that are not pipeline settings (PipelineConfig checks, then
 # ignores them).
 NODE_ONLY_PARAMETERS = ('log_level',)
@@ -618,7 +749,8 @@ class StreamExtractor:
         self.topics: dict[str, str] = {}             # topic -> type string
         self.message_types: dict[str, type] = {}     # topic -> class (check_types only)
         self._by_topic: dict[str, list[str]] = {}
-        self._getters: dict[str, Callable[[Any], float]] = {}
+        self._getters: dict[str, Callable[[Any], float]] = {}   # per column
+        self._columns_by_topic: dict[str, list[str]] = {}
         for name in config.stream_names:
             spec = config.streams[name]
             msg_type = None
@@ -634,23 +766,30 @@ class StreamExtractor:
                     f"stream '{name}': topic '{spec.topic}' has type '{spec.type}' here but "
                     f"'{known}' in another stream; one topic has one type")
             self._by_topic.setdefault(spec.topic, []).append(name)
-            try:
-                self._getters[name] = compile_field_path(spec.field, msg_type, stream=name)
-            except ValueError as exc:
-                raise ValueError(f"parameter 'streams.{name}.field': {exc}") from None
+            # A vector stream is read as one column per component (windowing and
+            # alignment work per component; the pipeline groups them again).
+            for column, path in zip(spec.columns, spec.fields):
+                self._columns_by_topic.setdefault(spec.topic, []).append(column)
+                try:
+                    self._getters[column] = compile_field_path(path, msg_type, stream=name)
+                except ValueError as exc:
+                    raise ValueError(f"parameter 'streams.{name}.field': {exc}") from None
 
     def streams_on(self, topic: str) -> list[str]:
         """Stream names read from ``topic`` (empty if none)."""
         return list(self._by_topic.get(topic, []))
 
     def extract(self, stream_name: str, msg: Any, receive_time: float) -> tuple[float, float]:
-        """``(t, value)`` of one stream; raises FieldExtractionError on a bad message."""
+        """``(t, value)`` of one scalar column (a scalar stream's name, or ``v[k]`` of a
+        vector stream ``v``); raises FieldExtractionError on a bad message."""
         stamp = message_stamp(msg)
         return (receive_time if stamp is None else stamp), self._getters[stream_name](msg)
 
     def extract_topic(self, topic: str, msg: Any, receive_time: float | Callable[[], float]
                       ) -> list[tuple[str, float, float | FieldExtractionError]]:
-        """All streams of ``topic``: ``(name, t, value)``; value is the exception on failure.
+        """All columns of ``topic``: ``(column, t, value)``; value is the exception on
+        failure. A scalar stream's column is its name; a vector stream ``v`` gives
+        ``v[0]``, ``v[1]``, ... (``PipelineConfig.column_names``).
 
         ``receive_time`` may be a function, called only for a message without a stamp.
         """
@@ -660,7 +799,7 @@ class StreamExtractor:
         else:
             t = receive_time() if callable(receive_time) else receive_time
         out: list[tuple[str, float, float | FieldExtractionError]] = []
-        for name in self._by_topic.get(topic, ()):
+        for name in self._columns_by_topic.get(topic, ()):
             try:
                 out.append((name, t, self._getters[name](msg)))
             except FieldExtractionError as exc:

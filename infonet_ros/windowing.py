@@ -123,6 +123,9 @@ class Window:
     data: np.ndarray   # [N, K] float64
     t_start: float     # == t[0]
     t_end: float       # == t[-1]
+    # [L, K]: the L grid samples just before data[0] on the same timeline, for lagged MI
+    # (the aligner's ``history_samples``); None when the aligner keeps none.
+    history: np.ndarray | None = None
 
 
 class _History:
@@ -213,20 +216,26 @@ class StreamAligner:
     def __init__(self, stream_names, sample_rate_hz: float, window_size: int,
                  buffer_seconds: float | None = None, max_gap_s: float | None = None,
                  stale_after_s: float = 2.0, max_samples: int | None = None,
-                 jump_after: int = 20):
+                 jump_after: int = 20, history_samples: int = 0):
         if len(stream_names) == 0 or len(set(stream_names)) != len(stream_names):
             raise ValueError(f'stream_names must be unique and non-empty, got {stream_names}')
         if not (sample_rate_hz > 0 and math.isfinite(sample_rate_hz)):
             raise ValueError(f'sample_rate_hz must be > 0, got {sample_rate_hz}')
         if window_size < 2:
             raise ValueError(f'window_size must be >= 2, got {window_size}')
+        if not (isinstance(history_samples, int) and history_samples >= 0):
+            raise ValueError(f'history_samples must be an integer >= 0, got {history_samples!r}')
         self.stream_names = list(stream_names)
         self.sample_rate_hz = float(sample_rate_hz)
         self.window_size = int(window_size)
         self.span_s = (self.window_size - 1) / self.sample_rate_hz
+        # Lagged MI shifts one stream against another by up to L samples: a window carries
+        # L samples of history so that every lagged pair still has N samples.
+        self.history_samples = history_samples
+        self.history_s = history_samples / self.sample_rate_hz
         if not buffer_seconds:
-            buffer_seconds = 2.0 * self.span_s + 2.0
-        if buffer_seconds <= self.span_s:
+            buffer_seconds = 2.0 * self.span_s + 2.0 + self.history_s
+        if buffer_seconds <= self.span_s + self.history_s:
             raise ValueError(f'buffer_seconds ({buffer_seconds}) must exceed the window span '
                              f'({self.span_s:.3f} s)')
         self.buffer_seconds = float(buffer_seconds)
@@ -246,9 +255,10 @@ class StreamAligner:
     @classmethod
     def from_config(cls, config) -> 'StreamAligner':
         """The aligner for a PipelineConfig, exactly as the node builds it."""
-        return cls(config.stream_names, config.sample_rate_hz, config.window_size,
+        return cls(config.column_names, config.sample_rate_hz, config.window_size,
                    buffer_seconds=config.effective_buffer_seconds,
-                   max_gap_s=config.max_gap_s, stale_after_s=config.stale_after_s)
+                   max_gap_s=config.max_gap_s, stale_after_s=config.stale_after_s,
+                   history_samples=config.lag_samples)
 
     # --- input ------------------------------------------------------------------------
 
@@ -346,18 +356,22 @@ class StreamAligner:
             t_end = min(h.last() for h in self._history.values())
         t_start = t_end - self.span_s
         eps = 1e-6   # s; stamps near 1.8e9 s (epoch) resolve to ~2e-7 s in float64
-        data = np.empty((self.window_size, len(self.stream_names)))
-        grid = t_start + np.arange(self.window_size) / self.sample_rate_hz
+        hist = self.history_samples
+        data = np.empty((hist + self.window_size, len(self.stream_names)))
+        grid = t_start + np.arange(-hist, self.window_size) / self.sample_rate_hz
         grid[-1] = t_end
+        t_first = float(grid[0])
         for k, (name, h) in enumerate(self._history.items()):
-            if h.first() > t_start + eps:
+            if h.first() > t_first + eps:
+                need = self.span_s + self.history_s
                 return (f"stream '{name}' covers only {h.last() - h.first():.2f} s "
-                        f'from {h.first():.3f}; a window needs {self.span_s:.2f} s '
-                        f'ending at {t_end:.3f}')
+                        f'from {h.first():.3f}; a window needs {need:.2f} s '
+                        f'ending at {t_end:.3f}'
+                        + (f' (with {self.history_s:g} s of history for lags)' if hist else ''))
             if h.last() < t_end - eps:
                 return f"stream '{name}' has no data after {h.last():.3f} (t_end {t_end:.3f})"
             ts, vs = h.times(), h.values()
-            lo = max(int(np.searchsorted(ts, t_start, side='right')) - 1, 0)
+            lo = max(int(np.searchsorted(ts, t_first, side='right')) - 1, 0)
             hi = int(np.searchsorted(ts, t_end, side='left')) + 1
             ts, vs = ts[lo:hi], vs[lo:hi]
             if len(ts) > 1:
@@ -371,6 +385,9 @@ class StreamAligner:
             data[:, k] = resample(grid, ts, vs, discrete, idx)
             if not discrete:
                 stats.blended, stats.lag1, stats.raw_rate = blending(grid, ts, vs, idx)
+        if hist:
+            return Window(t=grid[hist:], data=data[hist:], t_start=float(grid[hist]),
+                          t_end=float(grid[-1]), history=data[:hist])
         return Window(t=grid, data=data, t_start=float(grid[0]), t_end=float(grid[-1]))
 
     def diagnostics(self, now: float | None = None) -> dict:

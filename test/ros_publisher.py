@@ -21,6 +21,12 @@ Scenarios (truth: I = -0.5 log(1 - rho^2) nats for the dependent pair):
   z3), z1, z2, z3 ~ N(0, 1) i.i.d. Truth: I(contact; force) = the sign(Z1) integral
   (0.267 nats at rho = 0.8, ``tasks.QuantisedGaussian(rho, 2, None)``), contact and force
   are independent of noise.
+- ``lag_vector`` (issue 13), at ``--rate`` Hz, every topic sensor_msgs/Imu stamped
+  ``T0 + k / rate``: ``/<prefix>lead`` ``linear_acceleration.x`` = x_k, an AR(1) source
+  (phi 0.9, unit variance); ``/<prefix>follow`` = x_{k-D} + 0.5 e_k with D = round(--delay *
+  rate) samples (lead leads follow by --delay s); ``/<prefix>twin`` = x_k + 0.5 e'_k (no
+  lag); ``/<prefix>gyro`` ``angular_velocity.x/y/z`` = (1, -0.7, 0.4) x_k + 0.5 noise (a
+  vector stream dependent on lead at lag 0); ``/<prefix>noise`` an independent AR(1).
 
 Waits until every topic has a subscriber (``--wait`` s at most), prints ``publishing``,
 then publishes for ``--duration`` seconds or until SIGINT/SIGTERM.
@@ -44,13 +50,14 @@ from std_msgs.msg import Bool, Float64
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--scenario', choices=['gaussian', 'multirate', 'contact'], default='gaussian')
+    parser.add_argument('--scenario', choices=['gaussian', 'multirate', 'contact', 'lag_vector'], default='gaussian')
     parser.add_argument('--rho', type=float, default=0.8)
     parser.add_argument('--rate', type=float, default=100.0, help='gaussian, contact: publish rate, Hz')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--duration', type=float, default=120.0)
     parser.add_argument('--wait', type=float, default=60.0)
     parser.add_argument('--prefix', default='/test/')
+    parser.add_argument('--delay', type=float, default=0.2, help='lag_vector: lead -> follow, s')
     args, ros_args = parser.parse_known_args()
 
     rclpy.init(args=[sys.argv[0], *ros_args], signal_handler_options=SignalHandlerOptions.NO)
@@ -70,6 +77,9 @@ def main():
         pubs = {'contact': node.create_publisher(Bool, p + 'contact', qos),
                 'force': node.create_publisher(WrenchStamped, p + 'force', qos),
                 'noise': node.create_publisher(Float64, p + 'noise', qos)}
+    elif args.scenario == 'lag_vector':
+        pubs = {name: node.create_publisher(Imu, p + name, qos)
+                for name in ('lead', 'follow', 'twin', 'gyro', 'noise')}
     else:
         pubs = {'fast': node.create_publisher(Imu, p + 'fast', qos),
                 'slow': node.create_publisher(JointState, p + 'slow', qos),
@@ -118,6 +128,36 @@ def main():
         tick = time.monotonic()
         while not stop.is_set() and time.monotonic() < end:
             publish_tick()
+            tick = max(tick + period, time.monotonic() - period)
+            time.sleep(max(0.0, tick - time.monotonic()))
+    elif args.scenario == 'lag_vector':
+        delay = int(round(args.delay * args.rate))
+        phi, innovation = 0.9, math.sqrt(1 - 0.9 ** 2)
+        past = [0.0] * (delay + 1)     # x_{k-delay} .. x_k
+        x = noise = 0.0
+        t0, k = now(), 0
+        period = 1.0 / args.rate
+        tick = time.monotonic()
+        while not stop.is_set() and time.monotonic() < end:
+            x = phi * x + innovation * rng.standard_normal()
+            noise = phi * noise + innovation * rng.standard_normal()
+            past = past[1:] + [x]
+            t = stamp(t0 + k * period).values()
+            values = {'lead': x, 'follow': past[0] + 0.5 * rng.standard_normal(),
+                      'twin': x + 0.5 * rng.standard_normal(), 'noise': noise}
+            for name, value in values.items():
+                imu = Imu()
+                imu.header.stamp.sec, imu.header.stamp.nanosec = t
+                imu.linear_acceleration.x = float(value)
+                pubs[name].publish(imu)
+            gyro = Imu()
+            gyro.header.stamp.sec, gyro.header.stamp.nanosec = t
+            e = 0.5 * rng.standard_normal(3)
+            gyro.angular_velocity.x = float(x + e[0])
+            gyro.angular_velocity.y = float(-0.7 * x + e[1])
+            gyro.angular_velocity.z = float(0.4 * x + e[2])
+            pubs['gyro'].publish(gyro)
+            k += 1
             tick = max(tick + period, time.monotonic() - period)
             time.sleep(max(0.0, tick - time.monotonic()))
     else:
