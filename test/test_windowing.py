@@ -117,6 +117,11 @@ def test_nonfinite_late_and_duplicate_samples_are_counted_not_added():
     aligner.reject('a', 'field position[3] missing')
     diag = aligner.diagnostics()['streams']['a']
     assert diag['errors'] == 1 and 'position[3]' in diag['last_error']
+    # every sample offered is accepted or dropped on arrival, exactly once
+    for d in aligner.diagnostics()['streams'].values():
+        assert d['received'] == (d['count'] + d['dropped_late'] + d['dropped_nonfinite']
+                                 + d['duplicates'] + d['errors'])
+    assert diag['received'] == len(ts) + 4
 
 
 def test_buffers_are_bounded():
@@ -178,7 +183,10 @@ def test_time_jumping_back_restarts_the_buffers():
     feed(aligner, 'a', 10.0, 0.4, 3.0, np.sin)             # 5th in a row: a bag restarted
     feed(aligner, 'b', 10.0, 0.0, 3.0, np.cos)
     diag = aligner.diagnostics()
-    assert diag['resets'] == 1 and diag['streams']['a']['dropped_late'] == 5
+    # the 5th late sample restarts the buffers and is kept: 4 dropped
+    assert diag['resets'] == 1 and diag['streams']['a']['dropped_late'] == 4
+    a = diag['streams']['a']
+    assert a['received'] == a['count'] + a['dropped_late'] == 30 + 4 + 26
     window = aligner.window()
     assert window is not None and window.t_end < 3.0
 
