@@ -456,6 +456,8 @@ def test_sigint_and_sigterm_during_an_evaluation_exit_cleanly(tmp_path):
 
             assert f.run(40.0, until=both_busy), {n: values(s[-1]) for n, s in
                                                   statuses(client).items() if n in names}
+            latency = {n: float(values(statuses(client)[n][-1])['window_latency_s'])
+                       for n in names}
             start = time.monotonic()
             p_int.send_signal(signal.SIGINT)
             p_term.send_signal(signal.SIGTERM)
@@ -468,4 +470,6 @@ def test_sigint_and_sigterm_during_an_evaluation_exit_cleanly(tmp_path):
         text = logs[sig].read_text()
         assert code == 0 and 'Traceback' not in text, (sig, code, text[-3000:])
     assert took < 15, took
-    print(f'SIGINT/SIGTERM during an evaluation: exit codes {codes}, {took:.1f} s')
+    assert min(latency.values()) > 0.2, latency    # a window takes long enough to be hit
+    print(f'SIGINT/SIGTERM during an evaluation: exit codes {codes}, {took:.1f} s; '
+          f'evaluations took {latency} s')
