@@ -252,8 +252,12 @@ def require_windows(ev: BagEvaluation, bag, config: PipelineConfig) -> None:
 
 def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
                  compare: Sequence[str] = (), t_ends: Sequence[float] | None = None,
-                 batch_windows: int = 64, progress: bool = True) -> BagEvaluation:
+                 batch_windows: int = 64, progress: bool = True,
+                 salvage: bool = True) -> BagEvaluation:
     """Run the node's pipeline over a bag. Raises BagError / ValueError on bad input.
+
+    ``salvage``: a damaged bag is read up to the damage (``damage`` says where); False: it
+    is a BagError (the fleet's choice: a damaged bag fails by name there).
 
     ``estimator``: default from the config (bundled InfoNet, ``model_path``, or KSG).
     ``compare``: other methods ('ksg', 'infonet') evaluated on the same windows.
@@ -264,7 +268,7 @@ def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
     wall = time.perf_counter()
     if batch_windows < 1:
         raise ValueError(f'batch_windows must be >= 1, got {batch_windows}')
-    with BagReader(bag_path, salvage=True) as bag:
+    with BagReader(bag_path, salvage=salvage) as bag:
         bag.check_streams(config)
         make_extractor(config)    # bad field paths fail here, before the model loads
         base = MIPipeline(config, estimator)

@@ -68,7 +68,8 @@ def _reader_errors() -> tuple[type[BaseException], ...]:
     from rosbags.typesys import TypesysError
     # What a damaged file can raise inside rosbags and the storage libraries it uses.
     return (ReaderError, SerdeError, TypesysError, sqlite3.Error, struct.error, OSError,
-            EOFError, KeyError, IndexError, ValueError, AssertionError, TypeError)
+            EOFError, KeyError, IndexError, ValueError, AssertionError, TypeError,
+            OverflowError, MemoryError)
 
 
 class BagReader:
@@ -104,7 +105,7 @@ class BagReader:
             if salvage:
                 self.notes.append(f"bag '{self.path}' has no metadata.yaml (still being "
                                   f'written, or the recorder was stopped): read {target.name}')
-        storage_file = _storage_file(target)
+        storage_file = self._storage_file = _storage_file(target)
         if salvage and storage_file is not None and _has_wal(storage_file):
             target = self._apply_wal(storage_file)
             storage_file = target
@@ -225,6 +226,9 @@ class BagReader:
                 return
             except errors as exc:
                 where = '' if last_t is None else f' after log time {last_t:.3f} s'
+                if self._rescan(exc, last_t):
+                    yield from self.messages(topics, deserialize, start_s, stop_s)
+                    return
                 if not self.salvage:
                     raise BagError(f"bag '{self.path}' is corrupt{where}: "
                                    f'{_one_line(exc)}') from None
@@ -248,6 +252,20 @@ class BagReader:
                                    f"on '{conn.topic}' at log time {last_t:.3f} s: "
                                    f'{_one_line(exc)}') from None
             yield BagMessage(conn.topic, msgtype, last_t, msg, bytes(raw))
+
+    def _rescan(self, exc: BaseException, last_t: float | None) -> bool:
+        """Salvage: rosbags' indexed mcap reader reads every chunk it merges before the
+        first message, so one bad chunk stops it at once; scan the file in order instead
+        (up to the bad chunk). True if it switched."""
+        if not (self.salvage and last_t is None and self._storage_file is not None
+                and self._storage_file.suffix == '.mcap'
+                and not isinstance(self._reader, _SalvageReader)):
+            return False
+        self._reader.close()
+        self._reader = _SalvageReader.open(self._storage_file, self.path, exc)
+        self._connection_store.clear()   # the scan numbers connections by channel id
+        self.damage = self._reader.damage
+        return True
 
     def _into(self, t_s: float | None) -> str:
         if t_s is None or not self.start_s == self.start_s:   # NaN start: empty bag
@@ -453,13 +471,16 @@ class _SalvageReader:
                 records = body[40 + n:40 + n + records_len]
                 if short:
                     if not compression:
-                        yield from self._mcap_messages(_mcap_records(records), ids)
+                        yield from self._mcap_messages(_mcap_records(records, True), ids)
                     raise ReaderError(
                         f'chunk at byte {pos} cut short ({len(body)} of {length} bytes)'
                         + (f'; its {compression} data cannot be read' if compression else
                            '; its complete messages were read'))
                 data = decompress(records, compression, size, crc)
-                yield from self._mcap_messages(_mcap_records(data), ids)
+                try:
+                    yield from self._mcap_messages(_mcap_records(data), ids)
+                except ReaderError as exc:
+                    raise ReaderError(f'chunk at byte {pos}: {exc}') from None
             elif short:
                 raise ReaderError(f'record 0x{op:02x} at byte {pos} cut short')
             else:
@@ -559,15 +580,21 @@ class _SalvageReader:
         self._close = []
 
 
-def _mcap_records(data: bytes):
-    """(opcode, body) of the mcap records in ``data``, up to the last complete one."""
+def _mcap_records(data: bytes, partial: bool = False):
+    """(opcode, body) of the mcap records in ``data`` (a chunk's records). ``partial``: the
+    data was cut, stop quietly after the last complete record; else records that do not
+    fill ``data`` exactly are damage (ReaderError)."""
+    from rosbags.rosbag2 import ReaderError
+
     pos = 0
     while pos + 9 <= len(data):
         op, length = data[pos], struct.unpack_from('<Q', data, pos + 1)[0]
         if pos + 9 + length > len(data):
-            return
+            break
         yield op, data[pos + 9:pos + 9 + length]
         pos += 9 + length
+    if pos != len(data) and not partial:
+        raise ReaderError(f'damaged record at byte {pos} of a chunk of {len(data)} bytes')
 
 
 def write_bag(path, topics: dict[str, str], messages: Iterable[tuple[str, float, Any]],
