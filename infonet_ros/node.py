@@ -696,11 +696,13 @@ class _EstimatorNode:
         was = self._reported.get(f'{name}.stalled', False)
         now = bool(stream['stalled']) and stream['count'] > 0
         if now and not was:
-            age = stream['age_wall_s']
+            age, lag = stream['age_wall_s'], stream['lag_s']
             self.get_logger().warning(
-                f"stream '{name}' ({spec.topic}) stalled: no sample for "
-                f"{age if age is not None else math.nan:.1f} s (stale_after_s "
-                f'{self.config.stale_after_s:g}); no new windows until it returns')
+                f"stream '{name}' ({spec.topic}) stalled: last message "
+                f"{age if age is not None else math.nan:.1f} s ago, newest stamp "
+                f'{lag if lag is not None else math.nan:.1f} s behind the newest of all '
+                f'streams (stale_after_s {self.config.stale_after_s:g}); no new windows '
+                'until it returns')
         elif was and not now:
             self.get_logger().info(f"stream '{name}' ({spec.topic}) is back")
         self._reported[f'{name}.stalled'] = now
