@@ -17,7 +17,10 @@ A thin ROS shell around the functional core (streams -> windowing -> pipeline ->
   ``/diagnostics`` (reliable QoS). Messages the middleware reports lost on an input
   topic are counted per topic in the diagnostics (Fast DDS reports samples lost in
   transport, not those a full KEEP_LAST reader queue overwrote: a node that cannot keep
-  up shows as a stream rate below the publisher's);
+  up shows as a stream rate below the publisher's), and so is every message taken and
+  every sample accepted or dropped on arrival, with the reason (``_input_totals``); a
+  publisher of another type on a configured topic, a stalled stream and time jumps are
+  named once in the log (README: what the node does when things go wrong);
 - answers ``~/estimate`` (infonet_ros/srv/Estimate): MI of two arrays the caller holds, or
   of named stream pairs of the newest window;
 - parameters follow one schema (``streams.PARAMETERS``): run-time ones are applied on

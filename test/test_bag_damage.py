@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from infonet_ros.bag_eval import EXIT_DAMAGED, evaluate_bag, main
-from infonet_ros.bag_io import BagError, BagReader, write_bag
+from infonet_ros.bag_io import BagReader, write_bag
 from infonet_ros.demo_data import DemoScenario, write_demo_bag
 from infonet_ros.streams import PipelineConfig
-from test_bag_eval import STREAMS, write_params
+from test_bag_eval import write_params
 
 SCENARIO = DemoScenario(duration_s=30.0, cmd_rate_hz=50.0, couplings=[(5.0, 25.0, 0.8)],
                         seed=7)
