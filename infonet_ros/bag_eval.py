@@ -20,6 +20,13 @@ streams, p-values, edges).
 Writes ``mi.csv`` / ``mi.json`` (one row per window and pair), ``graph.json`` (edges per
 window), ``summary.json`` / ``summary.md`` and PNG plots (see ``infonet_ros.report``).
 Problems with the bag or the parameters exit with status 2 and a one-line message.
+
+A damaged bag (truncated or corrupt storage file) is read up to the damage: the report keeps
+the windows evaluated before it and says where the bag was cut (``damage`` in
+summary.json, a warning line in summary.md), stderr gets one line naming the file and the
+problem, and the exit status is 3. An unfinished bag (no metadata.yaml, an mcap without
+its footer, a sqlite3 file with its write-ahead log) is read completely, with a warning line
+(``notes``) and exit status 0. See ``bag_io.BagReader(salvage=True)``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from infonet_ros.windowing import StreamAligner, Window
 
 __all__ = ['BagEvaluation', 'evaluate_bag', 'iter_windows', 'main']
 
+EXIT_DAMAGED = 3              # the report covers the bag up to its damage
 FIRST_MESSAGES_CHECKED = 20   # a stream unreadable in all of its first N messages is an error
 
 
@@ -66,6 +74,8 @@ class BagEvaluation:
     wall_time_s: float = 0.0               # the whole run, reading the bag included
     estimator_time_s: float = 0.0          # evaluating windows with ``method``
     compare_time_s: dict[str, float] = field(default_factory=dict)
+    damage: str = ''                       # where a damaged bag was cut ('' if intact)
+    notes: list[str] = field(default_factory=list)   # unfinished bag read around, etc.
 
     @property
     def pair_names(self) -> list[tuple[str, str]]:
@@ -251,15 +261,20 @@ def require_windows(ev: BagEvaluation, bag, config: PipelineConfig) -> None:
     from infonet_ros import report
     reasons = report.skip_reasons(ev.skipped)
     why = f'; most common reason: {reasons[0][0]}' if reasons else ''
+    cut = f'; {ev.damage}' if ev.damage else ''
     raise BagError(f"no window could be evaluated in bag '{bag}' "
                    f'({ev.bag_end_s - ev.bag_start_s:.1f} s long; a window spans '
-                   f'{config.window_span_s:.1f} s){why}')
+                   f'{config.window_span_s:.1f} s){why}{cut}')
 
 
 def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
                  compare: Sequence[str] = (), t_ends: Sequence[float] | None = None,
-                 batch_windows: int = 64, progress: bool = True) -> BagEvaluation:
+                 batch_windows: int = 64, progress: bool = True,
+                 salvage: bool = True) -> BagEvaluation:
     """Run the node's pipeline over a bag. Raises BagError / ValueError on bad input.
+
+    ``salvage``: a damaged bag is read up to the damage (``damage`` says where); False: it
+    is a BagError (the fleet's choice: a damaged bag fails by name there).
 
     ``estimator``: default from the config (bundled InfoNet, ``model_path``, or KSG).
     ``compare``: other methods ('ksg', 'infonet') evaluated on the same windows.
@@ -270,7 +285,7 @@ def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
     wall = time.perf_counter()
     if batch_windows < 1:
         raise ValueError(f'batch_windows must be >= 1, got {batch_windows}')
-    with BagReader(bag_path) as bag:
+    with BagReader(bag_path, salvage=salvage) as bag:
         bag.check_streams(config)
         make_extractor(config)    # bad field paths fail here, before the model loads
         base = MIPipeline(config, estimator)
@@ -329,6 +344,10 @@ def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
             flush()
         ev.messages_read = total
         ev.stream_diagnostics = aligner.diagnostics()['streams']
+        ev.damage, ev.notes = bag.damage, list(bag.notes)
+        if ev.damage and ev.results:
+            ev.damage += f'; the report keeps the {len(ev.results)} windows before it ' \
+                         f'(last ending at {ev.results[-1].t_end:.3f} s)'
     ev.wall_time_s = time.perf_counter() - wall
     return ev
 
@@ -419,6 +438,11 @@ def main(argv=None) -> int:
     if not args.quiet:
         from infonet_ros.report import console_summary
         print(console_summary(ev, args.out))
+    for note in ev.notes:
+        print(f"bag_eval: warning: {' '.join(note.split())}", file=sys.stderr)
+    if ev.damage:
+        print(f"bag_eval: error: {' '.join(ev.damage.split())}", file=sys.stderr)
+        return EXIT_DAMAGED
     return 0
 
 

@@ -295,7 +295,7 @@ def evaluate_task(bag: str, config, compare: Sequence[str], batch_windows: int,
     start = time.perf_counter()
     tune_malloc()
     ev = evaluate_bag(bag, config, compare=compare, batch_windows=batch_windows,
-                      progress=False)
+                      progress=False, salvage=False)   # a damaged bag fails by name
     require_windows(ev, bag, config)
     if folder is not None:
         report.write_report(ev, folder, plots=plots)

@@ -17,7 +17,10 @@ A thin ROS shell around the functional core (streams -> windowing -> pipeline ->
   ``/diagnostics`` (reliable QoS). Messages the middleware reports lost on an input
   topic are counted per topic in the diagnostics (Fast DDS reports samples lost in
   transport, not those a full KEEP_LAST reader queue overwrote: a node that cannot keep
-  up shows as a stream rate below the publisher's);
+  up shows as a stream rate below the publisher's), and so is every message taken and
+  every sample accepted or dropped on arrival, with the reason (``_input_totals``); a
+  publisher of another type on a configured topic, a stalled stream and time jumps are
+  named once in the log (README: what the node does when things go wrong);
 - answers ``~/estimate`` (infonet_ros/srv/Estimate): MI of two arrays the caller holds, or
   of named stream pairs of the newest window;
 - parameters follow one schema (``streams.PARAMETERS``): run-time ones are applied on
@@ -272,6 +275,8 @@ class _EstimatorNode:
         self._tied = {}             # streams with few distinct values in the last window
         self._tied_logged = set()   # streams named in the log already (once each)
         self._lost = {topic: 0 for topic in extractor.topics}
+        self._received = {topic: 0 for topic in extractor.topics}   # messages taken per topic
+        self._type_mismatch = {}    # topic -> types other publishers offer on it (see below)
         self._first_message = set(extractor.topics)   # topics not heard from yet
         self.mi_publisher = self._output_publisher(self._mi_type, '~/mutual_information')
         self.graph_publisher = self._output_publisher(self._graph_type, '~/dependency_graph')
@@ -361,20 +366,53 @@ class _EstimatorNode:
             self.listener_callback_with_info if self.needs_message_info
             else self.listener_callback, topic)
         msg_type = self.extractor.message_types[topic]
-        events = SubscriptionEventCallbacks(
-            message_lost=functools.partial(self._message_lost, topic))
-        try:
-            return self.create_subscription(msg_type, topic, callback, SENSOR_QOS,
-                                            event_callbacks=events)
-        except UnsupportedEventTypeError:   # an rmw without the lost-message event
-            return self.create_subscription(msg_type, topic, callback, SENSOR_QOS)
+        lost = functools.partial(self._message_lost, topic)
+        mismatch = functools.partial(self._incompatible_type, topic)
+        for events in (SubscriptionEventCallbacks(message_lost=lost, incompatible_type=mismatch),
+                       SubscriptionEventCallbacks(message_lost=lost)):
+            try:
+                return self.create_subscription(msg_type, topic, callback, SENSOR_QOS,
+                                                event_callbacks=events)
+            except UnsupportedEventTypeError:   # an rmw without one of these events
+                continue
+        return self.create_subscription(msg_type, topic, callback, SENSOR_QOS)
 
     def _message_lost(self, topic, event):
         self._lost[topic] = int(event.total_count)
 
+    def _incompatible_type(self, topic, event=None):
+        """The middleware's incompatible-type event (where the rmw raises it)."""
+        self._check_publisher_types(topic, event_fired=True)
+
+    def _check_publisher_types(self, topic, event_fired=False):
+        """Publishers on ``topic`` that offer another message type: DDS never delivers their
+        messages here, so the stream only looks silent. Named once per change (log, and the
+        stream's /diagnostics status); checked on every diagnostics tick from the ROS graph,
+        because Fast DDS raises no incompatible-type event for it."""
+        expected = self.extractor.topics[topic]
+        try:
+            offered = sorted({info.topic_type for info in self.get_publishers_info_by_topic(
+                self.resolve_topic_name(topic)) if info.topic_type != expected})
+        except Exception:  # noqa: BLE001 - a graph query must never stop the diagnostics
+            offered = []
+        if event_fired and not offered:
+            offered = ['(unknown)']
+        if offered == self._type_mismatch.get(topic, []):
+            return
+        self._type_mismatch[topic] = offered
+        streams = ', '.join(self.extractor.streams_on(topic))
+        if offered:
+            self.get_logger().error(
+                f"topic {topic}: a publisher offers type {', '.join(offered)}, but stream(s) "
+                f'{streams} expect {expected}: its messages never reach this node (fix the '
+                'publisher or streams.<name>.type)')
+        else:
+            self.get_logger().info(f'topic {topic}: no publisher of another type any more')
+
     def listener_callback(self, topic, msg, receive_time=None):
         if topic not in self._subscriptions_by_topic:
             return   # queued before deactivate (the EventsExecutor still delivers it)
+        self._received[topic] += 1
         if topic in self._first_message:
             self._first_message.discard(topic)
             self.get_logger().debug(f'first message on {topic}')
@@ -541,6 +579,8 @@ class _EstimatorNode:
         if self.diagnostics_timer is None:
             return   # a tick queued before deactivate
         diag = self.aligner.diagnostics()
+        for topic in self.extractor.topics:
+            self._check_publisher_types(topic)
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status.append(self._estimator_status(diag))
@@ -577,11 +617,14 @@ class _EstimatorNode:
             s['no_new_data'], 'evaluation_errors': s['errors'],
             'window_latency_s': s['latency_s'], 'last_error': s['last_error'],
             'last_reason': diag['last_reason'], 'buffer_resets': diag['resets'],
+            'time_jumps_forward': diag['jumps_forward'],
+            **self._input_totals(diag),
         })
         if self._changed('resets', diag['resets']):
             self.get_logger().warning(
                 'stream time jumped back (bag restarted or clock reset): windows restarted '
                 f"({diag['resets']} time(s))")
+        self._log_forward_jump(diag)
         return status
 
     def _stream_status(self, name, stream) -> DiagnosticStatus:
@@ -593,6 +636,7 @@ class _EstimatorNode:
         dropped = (stream['dropped_late'] + stream['dropped_nonfinite']
                    + stream['errors'])
         problems = []
+        self._log_stall(name, spec, stream)
         if stream['stalled']:
             problems.append('stalled' if stream['count'] else 'no data')
         if self._changed(f'{name}.dropped', dropped):
@@ -628,17 +672,75 @@ class _EstimatorNode:
                     'streams stamped at other times; set sample_rate_hz to '
                     f"{stream['suggested_sample_rate_hz']:g} (its rate) or a divisor of it "
                     '(README: choosing sample_rate_hz)')
+        mismatch = self._type_mismatch.get(spec.topic)
+        if mismatch:
+            problems.append(f"publisher type mismatch ({', '.join(mismatch)})")
         tied = self._tied.get(name)
         status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        if mismatch:
+            status.level = DiagnosticStatus.ERROR
         status.message = ', '.join(problems) or f"{stream['rate_hz']:.1f} Hz"
         if tied is not None:
             status.message += f', tied: {tied[0]} distinct values in the last window'
         status.values = _key_values({
             'topic': spec.topic, 'type': spec.type, 'field': field,
-            'messages_lost': lost, **stream,
+            'messages_received': self._received.get(spec.topic, 0),
+            'messages_lost': lost, 'offered_types': ', '.join(mismatch or []), **stream,
             'distinct_values': tied[0] if tied else '',
             'most_common_share': tied[1] if tied else ''})
         return status
+
+    def _log_forward_jump(self, diag):
+        if self._changed('jumps_forward', diag['jumps_forward']):
+            name, seconds = diag['last_jump_forward']
+            self.get_logger().warning(
+                f"stream time jumped forward by {seconds:.1f} s (stream '{name}'; more than "
+                f'buffer_seconds {self.aligner.buffer_seconds:.1f} s): the buffered samples '
+                f"are too old, windows restart ({diag['jumps_forward']} time(s)); a single "
+                'stamp far ahead makes the next ones late until the time-jump check resets '
+                'the buffers')
+
+    def _log_stall(self, name, spec, stream):
+        """Say once when a stream goes silent and once when it comes back."""
+        was = self._reported.get(f'{name}.stalled', False)
+        now = bool(stream['stalled']) and stream['count'] > 0
+        if now and not was:
+            age, lag = stream['age_wall_s'], stream['lag_s']
+            self.get_logger().warning(
+                f"stream '{name}' ({spec.topic}) stalled: last message "
+                f"{age if age is not None else math.nan:.1f} s ago, newest stamp "
+                f'{lag if lag is not None else math.nan:.1f} s behind the newest of all '
+                f'streams (stale_after_s {self.config.stale_after_s:g}); no new windows '
+                'until it returns')
+        elif was and not now:
+            self.get_logger().info(f"stream '{name}' ({spec.topic}) is back")
+        self._reported[f'{name}.stalled'] = now
+
+    def _input_totals(self, diag) -> dict:
+        """What happened to the input, summed over streams (estimator status keys).
+
+        Per sample: ``input_samples_received`` = accepted + ``input_samples_dropped`` (late,
+        non-finite, duplicate stamp, unreadable field), each counted once on arrival.
+        ``samples_forgotten_overflow``: accepted samples pushed out of a full buffer.
+        ``input_messages_received``: messages the subscriptions took; a publisher's count
+        minus this minus ``messages_lost`` is what DDS overwrote in a full reader queue of
+        ``reader_queue_depth`` (not reported by the middleware).
+        """
+        streams = diag['streams'].values()
+        dropped = sum(s['dropped_late'] + s['dropped_nonfinite'] + s['duplicates'] + s['errors']
+                      for s in streams)
+        return {
+            'input_messages_received': sum(self._received.values()),
+            'input_messages_lost': sum(self._lost.values()),
+            'input_samples_received': sum(s['received'] for s in streams),
+            'input_samples_dropped': dropped,
+            'samples_forgotten_overflow': sum(s['dropped_overflow'] for s in streams),
+            'buffered_samples': sum(s['buffered'] for s in streams),
+            'buffer_capacity_samples': sum(s['buffer_capacity'] for s in streams),
+            'buffer_seconds': self.aligner.buffer_seconds,
+            'reader_queue_depth': SENSOR_QOS.depth,
+            'evaluation_busy': self._worker is not None and self._worker.busy,
+        }
 
     def _changed(self, key, value) -> bool:
         changed = value != self._reported.get(key, 0)

@@ -138,7 +138,9 @@ def make_estimator(config: PipelineConfig):
             return InfoNetEstimator.load(config.model_path, device=config.device, threads=threads)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"parameter 'model_path': cannot load InfoNet weights from "
-                             f"'{config.model_path}': {exc}") from None
+                             f"'{config.model_path}': {exc}; expected a readable InfoNet "
+                             "checkpoint (.safetensors), or '' for the bundled weights") \
+                from None
     try:
         return InfoNetEstimator.pretrained(device=config.device, threads=threads)
     except FileNotFoundError as exc:

@@ -187,6 +187,8 @@ def summarize(ev, truth: dict | None = None) -> dict:
                             for e in pairs if e['edge_fraction'] >= EDGE_MAJORITY]},
         'streams': ev.stream_diagnostics,
         'tied_streams': tied_stream_table(ev),
+        'damage': getattr(ev, 'damage', ''),     # where a damaged bag was cut
+        'notes': list(getattr(ev, 'notes', [])),
     }
     compare = {}
     for m in ev.compare:
@@ -238,6 +240,8 @@ def summary_markdown(summary: dict) -> str:
              f"samples at {cfg['sample_rate_hz']:g} Hz ({cfg['window_span_s']:.2f} s), "
              f"{cfg['publish_rate_hz']:g} per second; graph threshold "
              f"{cfg['graph_threshold']:g} nats",
+             *[f'- **warning: {text}**' for text in [s.get('damage', '')] if text],
+             *[f'- warning: {text}' for text in s.get('notes', [])],
              f"- windows: {s['windows_evaluated']} evaluated, {s['windows_skipped']} skipped",
              f"- time: {s['wall_time_s']:.2f} s wall ({s['windows_per_s']:.1f} windows/s); "
              f"estimator {s['estimator_time_s']:.2f} s "
@@ -308,6 +312,9 @@ def console_summary(ev, out_dir) -> str:
     for t in s.get('tied_streams', []):
         lines.append(f"  tied stream {t['stream']}: {t['min_distinct']} distinct value(s) at "
                      f"fewest, in {t['windows']} window(s); ties broken per pair")
+    if s.get('damage'):
+        lines.append(f"  warning: {s['damage']}")
+    lines += [f'  warning: {note}' for note in s.get('notes', [])]
     lines.append(f'report: {Path(out_dir) / "summary.md"}')
     return '\n'.join(lines)
 

@@ -185,6 +185,7 @@ class _History:
 
 class _StreamStats:
     def __init__(self) -> None:
+        self.received = 0       # samples offered (add or reject): accepted + dropped on arrival
         self.count = 0          # samples accepted
         self.late = 0           # older than the buffer: dropped
         self.late_run = 0       # consecutive late samples (a long run = time jumped back)
@@ -243,6 +244,8 @@ class StreamAligner:
         self.stale_after_s = float(stale_after_s)
         self.jump_after = int(jump_after)
         self.resets = 0
+        self.jumps_forward = 0             # a stamp beyond the buffer ahead of all others
+        self.last_jump_forward = ('', 0.0)   # (stream, seconds) of the last one
         capacity = max_samples or int(self.buffer_seconds * 2000) + 64
         self._history = {name: _History(capacity) for name in self.stream_names}
         self._stats = {name: _StreamStats() for name in self.stream_names}
@@ -267,6 +270,7 @@ class StreamAligner:
         An unknown stream name is a caller's error: ValueError naming it."""
         hist, stats = self._stream(name)
         with self._lock:
+            stats.received += 1
             stats.last_received_wall = time.monotonic()
             if not (math.isfinite(t) and math.isfinite(value)):
                 stats.nonfinite += 1
@@ -279,6 +283,7 @@ class StreamAligner:
                     return
                 self._reset_locked()
                 self.resets += 1
+                stats.late -= 1   # this sample starts the new buffers: accepted, not dropped
             stats.late_run = 0
             was_newest = len(hist) == 0 or t > hist.last()
             before = len(hist)
@@ -291,6 +296,10 @@ class StreamAligner:
             stats.overflow += before + 1 - len(hist)
             stats.out_of_order += int(not was_newest)
             if t > self._latest:
+                if t - self._latest > self.buffer_seconds and math.isfinite(self._latest):
+                    # everything buffered is now too old: windows start again from here
+                    self.jumps_forward += 1
+                    self.last_jump_forward = (name, t - self._latest)
                 self._latest = t
                 for h in self._history.values():
                     if len(h) and h.first() < t - self.buffer_seconds:
@@ -306,6 +315,7 @@ class StreamAligner:
         """Count a sample of ``name`` that could not be read upstream (kept in diagnostics)."""
         _, stats = self._stream(name)
         with self._lock:
+            stats.received += 1
             stats.errors += 1
             stats.last_error = reason
             stats.last_received_wall = time.monotonic()
@@ -412,8 +422,13 @@ class StreamAligner:
                 stalled = (last is None or (lag is not None and lag > limit)
                            or (wall_age is not None and wall_age > limit))
                 streams[name] = {
-                    'count': s.count, 'rate_hz': rate, 'last_stamp': last,
+                    # received == count + dropped_late + dropped_nonfinite + duplicates +
+                    # errors (every sample is accepted or dropped on arrival, once);
+                    # dropped_overflow counts accepted samples forgotten for room
+                    'received': s.received, 'count': s.count, 'rate_hz': rate,
+                    'last_stamp': last,
                     'lag_s': lag, 'age_wall_s': wall_age, 'buffered': len(h),
+                    'buffer_capacity': len(h.t),
                     'dropped_late': s.late, 'dropped_nonfinite': s.nonfinite,
                     'dropped_overflow': s.overflow, 'duplicates': s.duplicate,
                     'out_of_order': s.out_of_order, 'errors': s.errors,
@@ -431,6 +446,8 @@ class StreamAligner:
                 'windows_made': self.windows_made,
                 'windows_refused': self.windows_refused,
                 'resets': self.resets,
+                'jumps_forward': self.jumps_forward,
+                'last_jump_forward': self.last_jump_forward,
                 'last_reason': self.last_reason,
             }
 

@@ -117,6 +117,11 @@ def test_nonfinite_late_and_duplicate_samples_are_counted_not_added():
     aligner.reject('a', 'field position[3] missing')
     diag = aligner.diagnostics()['streams']['a']
     assert diag['errors'] == 1 and 'position[3]' in diag['last_error']
+    # every sample offered is accepted or dropped on arrival, exactly once
+    for d in aligner.diagnostics()['streams'].values():
+        assert d['received'] == (d['count'] + d['dropped_late'] + d['dropped_nonfinite']
+                                 + d['duplicates'] + d['errors'])
+    assert diag['received'] == len(ts) + 4
 
 
 def test_buffers_are_bounded():
@@ -178,7 +183,10 @@ def test_time_jumping_back_restarts_the_buffers():
     feed(aligner, 'a', 10.0, 0.4, 3.0, np.sin)             # 5th in a row: a bag restarted
     feed(aligner, 'b', 10.0, 0.0, 3.0, np.cos)
     diag = aligner.diagnostics()
-    assert diag['resets'] == 1 and diag['streams']['a']['dropped_late'] == 5
+    # the 5th late sample restarts the buffers and is kept: 4 dropped
+    assert diag['resets'] == 1 and diag['streams']['a']['dropped_late'] == 4
+    a = diag['streams']['a']
+    assert a['received'] == a['count'] + a['dropped_late'] == 30 + 4 + 26
     window = aligner.window()
     assert window is not None and window.t_end < 3.0
 
@@ -289,3 +297,20 @@ def test_blending_of_fast_changing_streams_is_detected():
     w40, d40 = run(40.0, 0.0)   # synchronous stamps, timeline on them
     assert not any(d40[s]['blended'] for s in ('x', 'y', 'smooth'))
     assert KSG().estimate(w40.data[:, 0], w40.data[:, 1]) == pytest.approx(truth, abs=0.1)
+
+
+def test_time_jumping_far_forward_is_counted():
+    """A stamp further ahead than buffer_seconds leaves every buffered sample too old: the
+    jump is counted (the node logs it); the windows restart on the new time."""
+    aligner = StreamAligner(['a', 'b'], 10.0, 10, buffer_seconds=3.0)
+    feed(aligner, 'a', 10.0, 0.0, 2.0, np.sin)
+    feed(aligner, 'b', 10.0, 0.0, 2.0, np.cos)
+    assert aligner.diagnostics()['jumps_forward'] == 0
+    feed(aligner, 'a', 10.0, 3600.0, 3602.0, np.sin)
+    feed(aligner, 'b', 10.0, 3600.0, 3602.0, np.cos)
+    diag = aligner.diagnostics()
+    assert diag['jumps_forward'] == 1 and diag['resets'] == 0
+    assert diag['last_jump_forward'][0] == 'a'
+    assert diag['last_jump_forward'][1] == pytest.approx(3600.0 - 1.9)
+    window = aligner.window()
+    assert window is not None and window.t_start >= 3600.0
