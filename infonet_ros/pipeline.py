@@ -225,7 +225,7 @@ class MIPipeline:
         vector pairs always get the sliced test's permutation p-value (``sliced.sliced_test``).
         Lags are scanned for scalar pairs only (vector pairs: NaN lag, undirected).
         """
-        from infonet_ros.lags import best_lags, lag_margin, lagged_rows
+        from infonet_ros.lags import best_lags, effective_n, lag_margin, lagged_rows
         from infonet_ros.sliced import sliced_rows, sliced_test
 
         data = np.asarray(window.data, dtype=np.float64)
@@ -286,8 +286,10 @@ class MIPipeline:
                 pv[bad] = 1.0
                 p_value[scalar] = pv
             m = len(col_pairs) * len(lags)
+            widen = np.array([np.sqrt(n / effective_n(data[:, a], data[:, b]))
+                              for a, b in col_pairs])
             spread = (self._lag_spread(lags, by_lag, rows_low[:m].reshape(by_lag.shape),
-                                       rows_high[:m].reshape(by_lag.shape))
+                                       rows_high[:m].reshape(by_lag.shape), widen)
                       if use_lags else None)
 
         if not use_lags or cfg.lag_samples == 0:
@@ -318,13 +320,16 @@ class MIPipeline:
         return tuple(np.asarray(a, dtype=np.float64).reshape(-1) for a in (mid, low, high))
 
     @staticmethod
-    def _lag_spread(lags, by_lag, low_by_lag, high_by_lag):
+    def _lag_spread(lags, by_lag, low_by_lag, high_by_lag, widen):
         """(5 % quantile at each pair's peak lag, 95 % quantile at lag 0), [pairs] each, from
-        the interval of every (pair, lag) row of the scan; (None, None) for an estimator
-        without intervals (``lags.best_lags`` then uses the margin alone). Pairs whose peak
-        is at lag 0 get (-inf, inf)."""
+        the interval of every (pair, lag) row of the scan, each widened about its median by
+        ``widen`` [pairs] (sqrt(N / N_eff): the read-out's interval assumes i.i.d. samples);
+        (None, None) for an estimator without intervals (``lags.best_lags`` then uses the
+        margin alone). Pairs whose peak is at lag 0 get (-inf, inf)."""
         if not np.isfinite(low_by_lag).any():
             return None, None
+        low_by_lag = by_lag - (by_lag - low_by_lag) * widen[:, None]
+        high_by_lag = by_lag + (high_by_lag - by_lag) * widen[:, None]
         lags_arr = np.asarray(lags)
         order = np.argsort(np.abs(lags_arr), kind='stable')
         best = order[np.argmax(np.where(np.isfinite(by_lag), by_lag, -np.inf)[:, order], 1)]
