@@ -423,7 +423,8 @@ PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
     ParameterSpec('publish_rate_hz', 'windows evaluated and published per second, Hz',
                   runtime=True, low=0.0, high=1000.0, low_open=True),
     ParameterSpec('device', 'auto | cpu | cuda | cuda:N'),
-    ParameterSpec('model_path', 'InfoNet weights (.safetensors); empty = bundled weights'),
+    ParameterSpec('model_path', 'InfoNet weights (.safetensors); empty = bundled weights with their '
+                  'supervised read-out (estimate and 90 % interval); other weights give the raw DV value'),
     ParameterSpec('graph_threshold', 'MI at or above which a pair is an edge of the graph, '
                   'nats', runtime=True, low=0.0, high=100.0),
     ParameterSpec('estimator', 'infonet | ksg (classical baseline)', choices=ESTIMATORS),
