@@ -48,6 +48,8 @@ FORMAT = 'infonet_ros.null/1'
 MAX_ACF_LAG_FRACTION = 0.2   # autocorrelations summed up to lag N / 5 ...
 MAX_ACF_LAG = 200            # ... and at most this many lags
 PROBE_TOLERANCE = 2e-3       # nats; probe estimates that differ more mean another estimator
+P_FLOOR = 1e-30              # smallest p reported: far beyond what the tail model resolves,
+                             # and > 0 in a float32 message field
 
 
 def null_path_for(method: str) -> Path:
@@ -109,9 +111,8 @@ class NullTable:
     """Quantiles of the null distribution of an estimator's estimate, per window size N
     and autocorrelation (the Bartlett factor B2 of ``bartlett_factors``).
 
-    At grid size ``n[g]`` the draws are split into equal-count groups by their B, with
-    median ``b[g, c]``; ``quantiles[g, c, l]`` is the ``levels[l]`` quantile (nats) of
-    group c. Above the last level the survival function is ``tail_p[g, c] *
+    At grid size ``n[g]`` the draws are grouped by their B2 (``fit_table``), with median
+    ``b[g, c]``; ``quantiles[g, c, l]`` is the ``levels[l]`` quantile (nats) of group c. Above the last level the survival function is ``tail_p[g, c] *
     exp(-(mi - q_last) / tail_scale[g, c])`` (an exponential tail fitted to the
     exceedances over the ``tail_level`` quantile). Between grid points the quantiles are
     interpolated linearly in log B, then in log N; below the B range the first group is
@@ -166,7 +167,11 @@ class NullTable:
         return table
 
     def save(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), separators=(',', ':')) + '\n')
+        """Write the JSON atomically (a running node may be reading the old one)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + '.tmp')
+        tmp.write_text(json.dumps(self.to_json(), separators=(',', ':')) + '\n')
+        tmp.replace(path)
 
     # -- the null at any (N, B) --
     def _at_grid(self, g: int, b: float) -> tuple[np.ndarray, float, float]:
@@ -225,7 +230,7 @@ class NullTable:
         At or below the smallest null value (e.g. an estimate of exactly 0 where the null
         has a point mass at 0) p = 1; between quantiles p is interpolated linearly (a
         value inside a point mass gets the upper p); beyond the last quantile the fitted
-        exponential tail. NaN mi, n or b give NaN.
+        exponential tail, floored at ``P_FLOOR``. NaN mi, n or b give NaN.
         """
         mi = np.asarray(mi, np.float64).reshape(-1)
         n = np.broadcast_to(np.asarray(n, np.float64), mi.shape)
@@ -241,7 +246,8 @@ class NullTable:
         if m <= q[0]:
             return 1.0
         if m > q[-1]:
-            return float(min(tail_p, 1.0 - levels[-1]) * math.exp(-(m - q[-1]) / scale))
+            p = min(tail_p, 1.0 - levels[-1]) * math.exp(max(-(m - q[-1]) / scale, -700.0))
+            return float(max(p, P_FLOOR))
         # largest l with q[l] < m (strict: a point mass at m counts as >= m)
         k = int(np.searchsorted(q, m, side='left')) - 1
         lo, hi = q[k], q[k + 1]
@@ -249,19 +255,43 @@ class NullTable:
         return float(1.0 - (levels[k] + w * (levels[k + 1] - levels[k])))
 
 
-def fit_table(method: str, fingerprint: dict, probe, samples: dict, levels, groups: int,
-              tail_level: float = 0.9, info: dict | None = None) -> NullTable:
-    """A NullTable from simulated null estimates: ``samples`` {N: (mi [M], B [M])}, the
-    draws of each N split into ``groups`` equal-count groups by B."""
+B2_EDGES = (1.0, 1.1, 1.25, 1.45, 1.7, 2.0, 2.4, 2.9, 3.5, 4.2, 5.1, 6.2, 7.5, 9.0, 11.0,
+            13.5, 16.5, 20.0, 25.0, 31.0, 40.0, 52.0, 70.0)   # groups of a null table
+MIN_GROUP = 200   # draws; a thinner group joins the one below it
+
+
+def fit_table(method: str, fingerprint: dict, probe, samples: dict, levels,
+              edges=B2_EDGES, min_group: int = MIN_GROUP, tail_level: float = 0.9,
+              info: dict | None = None) -> NullTable:
+    """A NullTable from simulated null estimates: ``samples`` {N: (mi [M], B2 [M])}.
+
+    The draws of each N are grouped by B2 between ``edges`` (log-spaced: the null changes
+    with log B2; the last group is open above); a group of fewer than ``min_group`` draws
+    joins the one below it. Sizes with fewer groups repeat their first group (B2 ~ 1), so
+    every size has ``len(edges)`` entries.
+    """
     ns = sorted(samples)
     levels = np.asarray(levels, float)
+    width = len(edges)
     bs, quantiles, tail_p, scales = [], [], [], []
     last_good = None   # (n, scale) of the last group with a measurable tail
     for n in ns:
         mi, b = (np.asarray(a, np.float64) for a in samples[n])
-        order = np.argsort(b, kind='stable')
+        group = np.clip(np.searchsorted(np.asarray(edges), b, side='right') - 1, 0, width - 1)
+        parts, current = [], []
+        for g in range(width - 1, -1, -1):          # from the top: thin groups join below
+            current.extend(np.flatnonzero(group == g))
+            if len(current) >= min_group:
+                parts.append(np.asarray(current))
+                current = []
+        if current:
+            if parts:
+                parts[-1] = np.concatenate([parts[-1], current])
+            else:
+                parts.append(np.asarray(current))
+        parts.reverse()
         row_b, row_q, row_p, row_s = [], [], [], []
-        for part in np.array_split(order, groups):
+        for part in parts:
             v = np.sort(mi[part])
             q = np.quantile(v, levels)
             row_b.append(float(np.median(b[part])))
@@ -279,10 +309,11 @@ def fit_table(method: str, fingerprint: dict, probe, samples: dict, levels, grou
             else:
                 scale = max(float(v.std()), 1e-4)
             row_s.append(max(scale, 1e-7))
-        bs.append(np.maximum.accumulate(row_b))
-        quantiles.append(row_q)
-        tail_p.append(row_p)
-        scales.append(row_s)
+        pad = width - len(parts)
+        bs.append(np.maximum.accumulate([row_b[0]] * pad + row_b))
+        quantiles.append([row_q[0]] * pad + row_q)
+        tail_p.append([row_p[0]] * pad + row_p)
+        scales.append([row_s[0]] * pad + row_s)
     return NullTable(method=method, fingerprint=fingerprint, probe=np.asarray(probe, float),
                      n=np.asarray(ns, float), b=np.asarray(bs), levels=levels,
                      quantiles=np.asarray(quantiles), tail_p=np.asarray(tail_p),
@@ -406,7 +437,8 @@ def g_test_p_values(data: np.ndarray, pairs, rows, b) -> np.ndarray:
         nz = joint > 0
         plugin = float((joint[nz] * np.log(joint[nz] / np.outer(joint.sum(1),
                                                                  joint.sum(0))[nz])).sum())
-        out[k] = float(chi2.sf(2.0 * n / b[r] * max(plugin, 0.0), (kx - 1) * (ky - 1)))
+        p = float(chi2.sf(2.0 * n / b[r] * max(plugin, 0.0), (kx - 1) * (ky - 1)))
+        out[k] = max(p, P_FLOOR)
     return out
 
 

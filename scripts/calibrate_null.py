@@ -11,13 +11,13 @@ the estimates on a seeded probe set) differs from the running estimator, and the
 publishes NaN p-values rather than wrong ones (infonet_ros/significance.py).
 
 Each draw is one independent pair (x, y) of N samples: two independent Gaussian series,
-each white (15 %) or autocorrelated like robot streams (AR(1) with phi up to 0.995, a
+each white (10 %) or autocorrelated like robot streams (AR(1) with phi up to 0.995, a
 smooth twice low-passed signal with a correlation time of 0.5..30 samples, or an
 oscillating AR(2)), each then mapped to one of the marginal families robots produce:
 Gaussian, Student-t (2 dof), binary, 3..20 equiprobable levels, and 50 %-clipped (a
-saturated signal: half of the samples at one value). The draws of each N are split into
-12 equal-count groups by their Bartlett factor B2 (``significance.bartlett_factors``, as
-the pipeline measures it). Pairs go through
+saturated signal: half of the samples at one value). The draws of each N are grouped by
+their Bartlett factor B2 (``significance.bartlett_factors``, as the pipeline measures it)
+into log-spaced groups (``significance.B2_EDGES``, at least 200 draws each). Pairs go through
 the public ``estimate_batch`` exactly as the pipeline sends them (copula ranks with the
 per-pair tie-breaking of copula.py). Pairs the estimator answers with the discrete plug-in
 (both columns discrete, a small joint table) are left out: their p-value is the G test.
@@ -25,7 +25,7 @@ The table stores, for each N of a log-spaced grid from 32 to 8192 and each B gro
 quantiles at levels 0, 0.01, ..., 0.99 and an exponential tail above the 0.9 quantile. Beyond the grid the
 quantiles follow a power law in N fitted to the two outermost sizes (significance.NullTable.at).
 
-Cost (1 core, idle): about 4 min for infonet (12000 draws per N), 3 min for ksg (6000
+Cost (1 core, idle): about 5 min for infonet (16000 draws per N), 3 min for ksg (6000
 draws per N, N <= 4096: KSG costs O(N log N) per pair in Python).
 """
 
@@ -53,10 +53,9 @@ N_GRID = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 LEVELS = np.round(np.arange(0, 100) / 100, 2)     # 0, 0.01, ..., 0.99
 FAMILIES = ('gauss', 'student_t2', 'binary', 'levels', 'clipped')
 FAMILY_P = (0.4, 0.15, 0.15, 0.15, 0.15)
-GROUPS = 12                                       # B2 groups per N
 PROCESSES = ('white', 'ar1', 'lowpass2', 'ar2')
-PROCESS_P = (0.15, 0.3, 0.35, 0.2)
-DRAWS = {'infonet': 12000, 'ksg': 6000}           # per N
+PROCESS_P = (0.1, 0.3, 0.35, 0.25)
+DRAWS = {'infonet': 16000, 'ksg': 6000}           # per N
 MAX_N = {'infonet': 8192, 'ksg': 4096}
 CHUNK = 250                                       # pairs per estimate_batch call
 
@@ -194,7 +193,7 @@ def main(argv=None) -> int:
                 'seconds': round(time.perf_counter() - start, 1),
                 'made_by': 'scripts/calibrate_null.py'}
         table = fit_table(name, estimator_fingerprint(estimator), probe_estimates(estimator),
-                          samples, LEVELS, groups=GROUPS, info=info)
+                          samples, LEVELS, info=info)
         out = Path(args.out) if args.out else null_path_for(name)
         table.save(out)
         print(f'{name}: {out} ({info["seconds"]} s)')

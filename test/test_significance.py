@@ -97,7 +97,7 @@ def test_point_mass_at_zero_gives_p_one_and_upper_p():
     null = np.where(rng.random(4000) < 0.6, 0.0, rng.exponential(0.01, 4000))
     samples = {n: (null * 256 / n, np.ones(4000)) for n in (128, 256, 512)}
     table = fit_table('x', {'sha256': 'x'}, np.zeros(6), samples,
-                      np.round(np.arange(100) / 100, 2), groups=1)
+                      np.round(np.arange(100) / 100, 2))
     p = table.p_values([0.0, 1e-9, 0.005, 0.02, 0.2], 256)
     assert p[0] == 1.0                                # at the point mass
     assert p[1] == pytest.approx(0.4, abs=0.03)       # just above it: P(null > 0)
@@ -113,7 +113,7 @@ def test_point_mass_at_zero_gives_p_one_and_upper_p():
     # a null that is all zeros: any positive estimate is rare, but not impossible
     zeros = fit_table('x', {'sha256': 'x'}, np.zeros(6),
                       {n: (np.zeros(1000), np.ones(1000)) for n in (64, 128)},
-                      np.round(np.arange(100) / 100, 2), groups=1)
+                      np.round(np.arange(100) / 100, 2))
     assert zeros.p_values([0.0], 100)[0] == 1.0
     assert 0 < zeros.p_values([1e-6], 100)[0] <= 1 / 1001 + 1e-12
 
