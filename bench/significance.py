@@ -176,7 +176,7 @@ def markdown(out) -> str:
     for est in ('infonet', 'ksg'):
         for kind in ('ar1_0.9', 'smooth', 'tied_ar1_0.9'):
             for key, label in (('fpr_iid_null', 'white null'), ('fpr_n_eff', 'N_eff = N / B1'),
-                               ('fpr', 'shipped (N, B2) table')):
+                               ('fpr', 'shipped (N, Bq) table')):
                 cells = [out['cells'][f'{est}/{kind}/{n}'][key] for n in NS]
                 lines.append(f'| {est} | {kind} | {label} | '
                              + ' | '.join(f'{c:.3f}' for c in cells) + ' |')

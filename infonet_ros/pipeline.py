@@ -242,15 +242,15 @@ class MIPipeline:
         return mi, p_value, constant
 
     def _calibrated_p_values(self, data, pairs, mi) -> np.ndarray:
-        """p [P] from the estimator's null table at (N, Bartlett factor B2) of each pair;
+        """p [P] from the estimator's null table at (N, Bartlett factor Bq) of each pair;
         pairs the estimator answers with the discrete plug-in get the G test. NaN when
         there is no table (``null_warning`` says why)."""
         from infonet_ros import significance
         if self.null is None:
             return np.full(len(pairs), np.nan)
         n = data.shape[0]
-        b1, b2 = significance.bartlett_factors(data, pairs)
-        p_value = self.null.p_values(mi, n, b2)
+        b1, bq = significance.bartlett_factors(data, pairs)
+        p_value = self.null.p_values(mi, n, bq)
         if self.method == 'infonet':
             from infonet_ros.copula import tie_summary
             from infonet_ros.discrete import use_plugin

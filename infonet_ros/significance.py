@@ -6,11 +6,11 @@ the window size N and of the streams' autocorrelation, by ``scripts/calibrate_nu
 and shipped beside the weights (``infonet_ros/data/null_<estimator>.json``). A window's
 pair then gets
 
-    p = P(null estimate at N samples and autocorrelation B2 >= observed estimate)
+    p = P(null estimate at N samples and autocorrelation Bq >= observed estimate)
 
-read off that table, where B2 is the pair's (second-order) Bartlett factor: autocorrelated
-streams carry fewer independent samples than they have, and their MI estimates spread
-wider at independence (``bartlett_factors``).
+read off that table, where Bq is the pair's Bartlett factor of order q = 2 (B2):
+autocorrelated streams carry fewer independent samples than they have, and their MI
+estimates spread wider at independence (``bartlett_factors``).
 Pairs of two discrete streams that the estimator answers with the plug-in MI
 (``discrete.use_plugin``) get the likelihood-ratio (G) test instead: 2 (N / B1) MI_plugin is
 chi-square with (kx - 1)(ky - 1) degrees of freedom at independence.
@@ -109,9 +109,9 @@ def probe_estimates(estimator) -> np.ndarray:
 @dataclass
 class NullTable:
     """Quantiles of the null distribution of an estimator's estimate, per window size N
-    and autocorrelation (the Bartlett factor B2 of ``bartlett_factors``).
+    and autocorrelation (the Bartlett factor Bq of ``bartlett_factors``).
 
-    At grid size ``n[g]`` the draws are grouped by their B2 (``fit_table``), with median
+    At grid size ``n[g]`` the draws are grouped by their Bq (``fit_table``), with median
     ``b[g, c]``; ``quantiles[g, c, l]`` is the ``levels[l]`` quantile (nats) of group c. Above the last level the survival function is ``tail_p[g, c] *
     exp(-(mi - q_last) / tail_scale[g, c])`` (an exponential tail fitted to the
     exceedances over the ``tail_level`` quantile). Between grid points the quantiles are
@@ -255,19 +255,19 @@ class NullTable:
         return float(1.0 - (levels[k] + w * (levels[k + 1] - levels[k])))
 
 
-B2_EDGES = (1.0, 1.1, 1.25, 1.45, 1.7, 2.0, 2.4, 2.9, 3.5, 4.2, 5.1, 6.2, 7.5, 9.0, 11.0,
+BQ_EDGES = (1.0, 1.1, 1.25, 1.45, 1.7, 2.0, 2.4, 2.9, 3.5, 4.2, 5.1, 6.2, 7.5, 9.0, 11.0,
             13.5, 16.5, 20.0, 25.0, 31.0, 40.0, 52.0, 70.0)   # groups of a null table
 MIN_GROUP = 200   # draws; a thinner group joins the one below it
 
 
 def fit_table(method: str, fingerprint: dict, probe, samples: dict, levels,
-              edges=B2_EDGES, min_group: int = MIN_GROUP, tail_level: float = 0.9,
+              edges=BQ_EDGES, min_group: int = MIN_GROUP, tail_level: float = 0.9,
               info: dict | None = None) -> NullTable:
-    """A NullTable from simulated null estimates: ``samples`` {N: (mi [M], B2 [M])}.
+    """A NullTable from simulated null estimates: ``samples`` {N: (mi [M], Bq [M])}.
 
-    The draws of each N are grouped by B2 between ``edges`` (log-spaced: the null changes
-    with log B2; the last group is open above); a group of fewer than ``min_group`` draws
-    joins the one below it. Sizes with fewer groups repeat their first group (B2 ~ 1), so
+    The draws of each N are grouped by Bq between ``edges`` (log-spaced: the null changes
+    with log Bq; the last group is open above); a group of fewer than ``min_group`` draws
+    joins the one below it. Sizes with fewer groups repeat their first group (Bq ~ 1), so
     every size has ``len(edges)`` entries.
     """
     ns = sorted(samples)
@@ -381,41 +381,56 @@ def _max_lag(n: int) -> int:
     return max(1, min(int(n * MAX_ACF_LAG_FRACTION), MAX_ACF_LAG))
 
 
-def bartlett_from_acf(rx: np.ndarray, ry: np.ndarray, power: int = 1) -> np.ndarray:
-    """B = 1 + 2 sum_k w_k (r_x(k) r_y(k))^power, w_k = 1 - k / (K + 1):
-    autocorrelations [..., K] x2 -> [...], at least 1."""
+def bartlett_from_acf(rx: np.ndarray, ry: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """B = 1 + 2 sum_k w_k (r_x(k) r_y(k))^power, w_k = 1 - k / (K + 1) (a non-integer
+    power is taken of |r_x r_y| with its sign kept): autocorrelations [..., K] x2 -> [...],
+    at least 1."""
     lag = rx.shape[-1]
     w = 1.0 - np.arange(1, lag + 1) / (lag + 1.0)
-    return np.maximum(1.0 + 2.0 * (w * (rx * ry) ** power).sum(-1), 1.0)
+    prod = rx * ry
+    term = prod ** int(power) if float(power).is_integer() \
+        else np.sign(prod) * np.abs(prod) ** power
+    return np.maximum(1.0 + 2.0 * (w * term).sum(-1), 1.0)
+
+
+INDEX_ORDER = 2.0   # the null table is indexed by B2 (docs/SIGNIFICANCE.md: what was tried)
+
+
+def index_power(n: int) -> float:
+    """The order q of the autocorrelation factor B_q that indexes the null at N samples: 2
+    at every N. (An order growing like sqrt(N / 128) was tried: it made the white group
+    too wide; docs/SIGNIFICANCE.md.)"""
+    return INDEX_ORDER
 
 
 def bartlett_factors(data: np.ndarray, pairs) -> tuple[np.ndarray, np.ndarray]:
-    """Autocorrelation factors of each pair of a window: [N, K], P pairs -> (B1, B2), [P].
+    """Autocorrelation factors of each pair of a window: [N, K], P pairs -> (B1, Bq), [P].
 
-        B_p = 1 + 2 sum_{k=1..K} w_k (r_x(k) r_y(k))^p,   w_k = 1 - k / (K + 1)
+        B_q = 1 + 2 sum_{k=1..K} w_k (r_x(k) r_y(k))^q,   w_k = 1 - k / (K + 1)
 
     on the normal scores of the columns, summed to K = min(N / 5, 200) lags with
     Bartlett's taper (it damps the noise of the far lags); at least 1. B1 is Bartlett's
     variance inflation of a correlation between two independent autocorrelated series
     (N / B1 is the classical effective sample size): the G test of discrete pairs uses it.
-    An MI estimate reads more than the correlation: its null widens less than B1 says on
-    rough (AR(1)) streams and more on smooth ones. B2, the inflation of the second-order
-    (squared) components, orders the null of InfoNet and KSG consistently across AR(1),
-    smooth (low-passed) and oscillating streams (docs/SIGNIFICANCE.md), so the null table
-    is indexed by B2.
+    An MI estimate reads more than the correlation: B2 (q = ``index_power(N)`` = 2), the
+    inflation of the second-order components, orders the nulls of AR(1), smooth
+    (low-passed) and oscillating streams more consistently than B1 (docs/SIGNIFICANCE.md),
+    so the null table is indexed by B2.
     """
     data = np.asarray(data, np.float64)
     r = autocorrelations(data.T, _max_lag(data.shape[0]))        # [K, lag]
     idx = np.asarray(pairs, dtype=int).reshape(-1, 2)
     rx, ry = r[idx[:, 0]], r[idx[:, 1]]
-    return bartlett_from_acf(rx, ry, 1), bartlett_from_acf(rx, ry, 2)
+    return (bartlett_from_acf(rx, ry, 1.0),
+            bartlett_from_acf(rx, ry, index_power(data.shape[0])))
 
 
 def bartlett_factors_rows(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``bartlett_factors`` of independent pairs of rows: xs, ys [R, N] -> (B1, B2) [R]."""
-    lag = _max_lag(xs.shape[-1])
+    """``bartlett_factors`` of independent pairs of rows: xs, ys [R, N] -> (B1, Bq) [R]."""
+    n = xs.shape[-1]
+    lag = _max_lag(n)
     rx, ry = autocorrelations(xs, lag), autocorrelations(ys, lag)
-    return bartlett_from_acf(rx, ry, 1), bartlett_from_acf(rx, ry, 2)
+    return bartlett_from_acf(rx, ry, 1.0), bartlett_from_acf(rx, ry, index_power(n))
 
 
 # --- discrete pairs: the G test -------------------------------------------------------

@@ -16,8 +16,8 @@ smooth twice low-passed signal with a correlation time of 0.5..30 samples, or an
 oscillating AR(2)), each then mapped to one of the marginal families robots produce:
 Gaussian, Student-t (2 dof), binary, 3..20 equiprobable levels, and 50 %-clipped (a
 saturated signal: half of the samples at one value). The draws of each N are grouped by
-their Bartlett factor B2 (``significance.bartlett_factors``, as the pipeline measures it)
-into log-spaced groups (``significance.B2_EDGES``, at least 200 draws each). Pairs go through
+their Bartlett factor Bq of order q = 2 (``significance.bartlett_factors``, as the pipeline measures it)
+into log-spaced groups (``significance.BQ_EDGES``, at least 200 draws each). Pairs go through
 the public ``estimate_batch`` exactly as the pipeline sends them (copula ranks with the
 per-pair tie-breaking of copula.py). Pairs the estimator answers with the discrete plug-in
 (both columns discrete, a small joint table) are left out: their p-value is the G test.
@@ -122,7 +122,7 @@ def make_estimator(name: str, model: str | None):
 
 
 def simulate(estimator, name: str, draws: int, seed: int, grid, progress: bool = True):
-    """{N: (null estimates [M], Bartlett factors B2 [M])}, {N: {family: q95 of white
+    """{N: (null estimates [M], Bartlett factors Bq [M])}, {N: {family: q95 of white
     draws}} and the plug-in share."""
     from tqdm import tqdm
     samples, by_family, plugin_share = {}, {}, {}
@@ -137,8 +137,8 @@ def simulate(estimator, name: str, draws: int, seed: int, grid, progress: bool =
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore', RuntimeWarning)
                     est = np.asarray(estimator.estimate_batch(xs, ys), np.float64)
-                _, b2 = bartlett_factors_rows(xs, ys)
-                for x, y, v, b, label in zip(xs, ys, est, b2, labels):
+                _, bq = bartlett_factors_rows(xs, ys)
+                for x, y, v, b, label in zip(xs, ys, est, bq, labels):
                     if name == 'infonet' and use_plugin(np.unique(x).size,
                                                         np.unique(y).size, n):
                         plugin += 1   # answered by the plug-in MI: G test, not this table
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
             v, b = samples[int(n)]
             white = v[b <= table.b[g, 0] * 1.05]
             p = table.p_values(np.quantile(white, [0.95, 0.99, 0.999]), n, 1.0)
-            print(f'  N={int(n):5d}: B2 groups {table.b[g].round(2).tolist()}; q95 '
+            print(f'  N={int(n):5d}: Bq groups {table.b[g].round(2).tolist()}; q95 '
                   f'{table.quantiles[g, :, 95].round(4).tolist()}; white: table p at the '
                   f'empirical 0.95/0.99/0.999 quantiles {p.round(4).tolist()}')
     return 0
