@@ -182,7 +182,8 @@ def markdown(out) -> str:
                              + ' | '.join(f'{c:.3f}' for c in cells) + ' |')
     lines += ['', f'Power at alpha = {out["alpha"]}: dependent AR(1) pairs (phi = 0.9), '
               f'{POWER_WINDOWS} windows each:', '',
-              '| estimator | rho | N = 128 | N = 512 | N = 2048 |', '| --- | --- | --- | --- | --- |']
+              '| estimator | rho | N = 128 | N = 512 | N = 2048 |',
+              '| --- | --- | --- | --- | --- |']
     for est in ('infonet', 'ksg'):
         for rho in POWER_RHO:
             lines.append(f'| {est} | {rho} | ' + ' | '.join(

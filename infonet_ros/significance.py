@@ -112,7 +112,8 @@ class NullTable:
     and autocorrelation (the Bartlett factor Bq of ``bartlett_factors``).
 
     At grid size ``n[g]`` the draws are grouped by their Bq (``fit_table``), with median
-    ``b[g, c]``; ``quantiles[g, c, l]`` is the ``levels[l]`` quantile (nats) of group c. Above the last level the survival function is ``tail_p[g, c] *
+    ``b[g, c]``; ``quantiles[g, c, l]`` is the ``levels[l]`` quantile (nats) of group c.
+    Above the last level the survival function is ``tail_p[g, c] *
     exp(-(mi - q_last) / tail_scale[g, c])`` (an exponential tail fitted to the
     exceedances over the ``tail_level`` quantile). Between grid points the quantiles are
     interpolated linearly in log B, then in log N; below the B range the first group is

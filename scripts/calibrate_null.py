@@ -16,14 +16,16 @@ smooth twice low-passed signal with a correlation time of 0.5..30 samples, or an
 oscillating AR(2)), each then mapped to one of the marginal families robots produce:
 Gaussian, Student-t (2 dof), binary, 3..20 equiprobable levels, and 50 %-clipped (a
 saturated signal: half of the samples at one value). The draws of each N are grouped by
-their Bartlett factor Bq of order q = 2 (``significance.bartlett_factors``, as the pipeline measures it)
-into log-spaced groups (``significance.BQ_EDGES``, at least 200 draws each). Pairs go through
+their Bartlett factor Bq of order q = 2 (``significance.bartlett_factors``, as the pipeline
+measures it) into log-spaced groups (``significance.BQ_EDGES``, at least 200 draws each).
+Pairs go through
 the public ``estimate_batch`` exactly as the pipeline sends them (copula ranks with the
 per-pair tie-breaking of copula.py). Pairs the estimator answers with the discrete plug-in
 (both columns discrete, a small joint table) are left out: their p-value is the G test.
 The table stores, for each N of a log-spaced grid from 32 to 8192 and each B group, the
-quantiles at levels 0, 0.01, ..., 0.99 and an exponential tail above the 0.9 quantile. Beyond the grid the
-quantiles follow a power law in N fitted to the two outermost sizes (significance.NullTable.at).
+quantiles at levels 0, 0.01, ..., 0.99 and an exponential tail above the 0.9 quantile.
+Beyond the grid the quantiles follow a power law in N fitted to the two outermost sizes
+(significance.NullTable.at).
 
 Cost (1 core, idle): about 5 min for infonet (16000 draws per N), 3 min for ksg (6000
 draws per N, N <= 4096: KSG costs O(N log N) per pair in Python).
