@@ -289,6 +289,8 @@ def evaluate_bag(bag_path, config: PipelineConfig, estimator=None,
         bag.check_streams(config)
         make_extractor(config)    # bad field paths fail here, before the model loads
         base = MIPipeline(config, estimator)
+        if base.null_warning and config.permutations == 0:
+            warnings.warn(f'bag_eval: {base.null_warning}', RuntimeWarning, stacklevel=2)
         chunked = None
         # (lags and vector streams already batch all their rows per window)
         if hasattr(base.estimator, 'estimate_batch') and batch_windows > 1 \

@@ -9,7 +9,10 @@ import math
 
 import numpy as np
 
-__all__ = ['circle_layout', 'edge_width', 'threshold_edges']
+__all__ = ['GRAPH_METHODS', 'circle_layout', 'edge_width', 'fdr_edges', 'graph_edges',
+           'threshold_edges']
+
+GRAPH_METHODS = ('threshold', 'fdr')   # the node parameter graph_method
 
 
 def threshold_edges(mi: np.ndarray, pairs, threshold: float,
@@ -34,6 +37,41 @@ def threshold_edges(mi: np.ndarray, pairs, threshold: float,
                 continue
         edges.append((int(i), int(j), w))
     return edges
+
+
+def fdr_edges(mi, pairs, p_value, alpha: float) -> list[tuple[int, int, float]]:
+    """Edges ``(i, j, mi)`` of the pairs that the Benjamini-Hochberg procedure keeps at
+    false-discovery rate ``alpha`` among the pairs of one window (NaN p: no edge)."""
+    from infonet_ros.significance import benjamini_hochberg
+    mi = np.asarray(mi, dtype=np.float64).reshape(-1)
+    keep = benjamini_hochberg(p_value, alpha)
+    if len(mi) != len(pairs) or len(keep) != len(pairs):
+        raise ValueError(f'{len(mi)} MI values and {len(keep)} p-values for {len(pairs)} pairs')
+    return [(int(i), int(j), float(mi[k])) for k, (i, j) in enumerate(pairs)
+            if keep[k] and math.isfinite(mi[k])]
+
+
+def graph_edges(mi, pairs, p_value, method: str, threshold: float, alpha: float,
+                permutations: int = 0, permutation_alpha: float = 0.05
+                ) -> tuple[list[tuple[int, int, float]], str]:
+    """The edges of one window and how they were decided (the graph message's ``method``).
+
+    - ``method='fdr'``: Benjamini-Hochberg at ``alpha`` over the window's p-values
+      ('fdr'); with no finite p-value at all (no null table), the threshold instead.
+    - ``method='threshold'`` and ``permutations > 0``: MI >= threshold and permutation
+      p <= ``permutation_alpha`` ('permutation_test', as before).
+    - otherwise MI >= ``threshold`` nats ('threshold'; p-values do not veto).
+    """
+    if method not in GRAPH_METHODS:
+        raise ValueError(f"graph_method must be one of {', '.join(GRAPH_METHODS)}, "
+                         f'got {method!r}')
+    p_value = np.asarray(p_value, dtype=np.float64).reshape(-1)
+    if method == 'fdr' and np.isfinite(p_value).any():
+        return fdr_edges(mi, pairs, p_value, alpha), 'fdr'
+    if permutations > 0:
+        return threshold_edges(mi, pairs, threshold, p_value, permutation_alpha), \
+            'permutation_test'
+    return threshold_edges(mi, pairs, threshold), 'threshold'
 
 
 def circle_layout(n: int, radius: float = 1.0) -> np.ndarray:

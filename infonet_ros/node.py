@@ -268,6 +268,7 @@ class _EstimatorNode:
                 raise ValueError(f"bad topic '{topic}' of stream(s) {streams}: {exc}") from None
         self.pipeline = MIPipeline(config, self._estimator)
         self.config, self.extractor = config, extractor
+        self._warn_without_null()
         self.aligner = StreamAligner.from_config(config)
         self._stats = {'published': 0, 'skipped': 0, 'no_window': 0, 'no_new_data': 0,
                        'errors': 0, 'latency_s': math.nan, 'last_error': ''}
@@ -295,6 +296,12 @@ class _EstimatorNode:
             f'pair(s), windows of {config.window_size} samples at '
             f'{config.sample_rate_hz} Hz, {config.publish_rate_hz} per second; '
             f'streams: {streams}')
+
+    def _warn_without_null(self):
+        """Say once, at start-up, when p-values cannot be calibrated (NaN p-values; the
+        graph falls back to the threshold)."""
+        if self.pipeline.null_warning and self.config.permutations == 0:
+            self.get_logger().warning(self.pipeline.null_warning)
 
     def _activate(self):
         """Subscribe and start the evaluation and diagnostics timers."""
@@ -807,7 +814,7 @@ def to_dependency_graph(result: WindowResult, config: PipelineConfig, msg_type):
     msg.lag = [float(lag) for _, _, _, lag in direction]
     msg.weight = [float(w) for _, _, w, _ in result.edges]
     msg.p_value = [float(p) for _, _, _, p in result.edges]
-    msg.method = 'permutation_test' if config.permutations > 0 else 'threshold'
+    msg.method = result.graph_method   # threshold | fdr | permutation_test
     msg.threshold = float(config.graph_threshold)
     return msg
 

@@ -8,6 +8,11 @@ This is how a sample travels (live and offline alike)::
 The estimator is any object with ``estimate_pairs(data [N, K], pairs) -> [P]`` (InfoNet:
 one batched forward pass) or ``estimate_batch(xs [P, N], ys [P, N]) -> [P]``.
 
+Every pair gets a p-value in every window (``significance``: the estimator's simulated
+null at the window's N and the pair's autocorrelation, no per-window cost; or, with
+``permutations > 0``, a permutation test), and the graph's edges follow ``graph_method``
+(``graph.graph_edges``: MI threshold, or Benjamini-Hochberg FDR over the window's pairs).
+
 On demand (the node's ``~/estimate`` service), ``MIPipeline.estimate_arrays`` takes two
 samples the caller holds and ``estimate_window_pairs`` named stream pairs of a window; a
 bad request raises ``RequestError`` saying what to fix.
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from infonet_ros.graph import threshold_edges
+from infonet_ros.graph import graph_edges
 from infonet_ros.streams import MIN_WINDOW_SIZE, PipelineConfig, parse_pairs
 from infonet_ros.windowing import DISCRETE_MAX_LEVELS, Window
 
@@ -43,7 +48,7 @@ class WindowResult:
     streams: list[str]
     pairs: list[tuple[int, int]]
     mi: np.ndarray                 # [P] nats
-    p_value: np.ndarray            # [P]; NaN where not computed
+    p_value: np.ndarray            # [P] in (0, 1]; NaN without a null table or MI
     edges: list[tuple[int, int, float, float]]   # (i, j, mi, p_value)
     method: str                    # 'infonet', 'ksg', ...
     latency_s: float               # wall time of the evaluation
@@ -72,6 +77,9 @@ class WindowResult:
         lag = float(self.lag_s[k])
         return (a, b, True, lag) if lag > 0 else (b, a, True, -lag)
 
+    # how the edges were decided: 'threshold', 'fdr' or 'permutation_test'
+    graph_method: str = 'threshold'
+
     def __post_init__(self):
         for name in ('mi_low', 'mi_high'):
             if getattr(self, name) is None:
@@ -87,8 +95,8 @@ class EstimateResult:
     """Answer to an on-demand request; arrays are ``[P]`` in request order (nats).
 
     ``mi_low``/``mi_high``: the 90 % interval of ``mi`` (the read-out's 5 / 95 %
-    quantiles); NaN where the estimator gives none (ksg). ``p_value`` is NaN unless
-    ``permutations > 0``.
+    quantiles); NaN where the estimator gives none (ksg). ``p_value``: as in windows
+    (calibrated null, or permutations).
     """
 
     pairs: list[str]               # 'a:b' per estimate ('x:y' for two arrays)
@@ -160,6 +168,11 @@ class MIPipeline:
         self.method = _method_name(self.estimator, config)
         self.device = str(getattr(self.estimator, 'device', 'cpu'))
         self._rng = np.random.default_rng(0)
+        # the estimator's simulated null (significance.py); None, with the reason, when
+        # no shipped table fits this estimator: p-values are then NaN
+        from infonet_ros.significance import load_null
+        self.null, self.null_warning = load_null(self.estimator, self.method,
+                                                 config.null_path or None)
         # The live node evaluates windows on one thread and answers ~/estimate requests on
         # another; the estimator (and the permutation RNG) is not thread-safe.
         self._lock = threading.Lock()
@@ -202,15 +215,19 @@ class MIPipeline:
             # an edge stands for the dependence at its best lag (a delayed copy has ~0 MI
             # at lag 0); the zero-lag value stays in ``mi``
             weight = np.where(np.isfinite(mi_lag), np.fmax(mi_lag, mi), mi)
-        edges = [(i, j, w, float(p_value[pairs.index((i, j))]))
-                 for i, j, w in threshold_edges(weight, pairs, cfg.graph_threshold, p_value,
-                                                cfg.p_value_alpha)]
+        decided, graph_method = graph_edges(
+            weight, pairs, p_value, cfg.graph_method, cfg.graph_threshold, cfg.graph_alpha,
+            cfg.permutations, cfg.p_value_alpha)
+        if cfg.graph_method != graph_method and cfg.graph_method == 'fdr':
+            notes.append(f'graph_method fdr needs p-values; edges by threshold: '
+                         f'{self.null_warning}')
+        edges = [(i, j, w, float(p_value[pairs.index((i, j))])) for i, j, w in decided]
         return WindowResult(
             t_start=float(window.t_start), t_end=float(window.t_end), window_size=n,
             streams=list(cfg.stream_names), pairs=pairs, mi=mi, p_value=p_value,
             edges=edges, method=self.method, latency_s=latency, device=self.device,
             notes=notes, tied=tied_streams(data, columns), lag_s=lag_s, mi_lag=mi_lag,
-            directed=directed, mi_low=mi_low, mi_high=mi_high)
+            directed=directed, mi_low=mi_low, mi_high=mi_high, graph_method=graph_method)
 
     # --- lags and vector streams (issue 13) ---------------------------------------------
 
@@ -280,10 +297,14 @@ class MIPipeline:
                     mi[p], p_value[p] = 0.0, 1.0
                 else:
                     p_value[p] = sliced_test(*slices[p], seed=p).p_value
-            if col_pairs and cfg.permutations > 0:
-                pv = self._permutation_p_values(data, col_pairs, mi[scalar], cfg.permutations)
+            if col_pairs:
+                if cfg.permutations > 0:
+                    pv = self._permutation_p_values(data, col_pairs, mi[scalar], cfg.permutations)
+                else:   # the zero-lag estimate against the calibrated null
+                    pv = self._calibrated_p_values(data, col_pairs, mi[scalar])
                 bad = np.array([constant[a] or constant[b] for a, b in col_pairs])
                 pv[bad] = 1.0
+                pv[~np.isfinite(mi[scalar])] = np.nan
                 p_value[scalar] = pv
             m = len(col_pairs) * len(lags)
             widen = np.array([np.sqrt(n / effective_n(data[:, a], data[:, b]))
@@ -396,11 +417,32 @@ class MIPipeline:
                     mi[p] = 0.0
                     low[p] = 0.0 if np.isfinite(low[p]) else low[p]
                     high[p] = 0.0 if np.isfinite(high[p]) else high[p]
-            p_value = np.full(len(pairs), np.nan)
             if permutations > 0:
                 p_value = self._permutation_p_values(data, pairs, mi, permutations)
-                p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
+            else:
+                p_value = self._calibrated_p_values(data, pairs, mi)
+            p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
+            p_value[~np.isfinite(mi)] = np.nan
         return (mi, low, high), p_value, constant
+    def _calibrated_p_values(self, data, pairs, mi) -> np.ndarray:
+        """p [P] from the estimator's null table at (N, Bartlett factor Bq) of each pair;
+        pairs the estimator answers with the discrete plug-in get the G test. NaN when
+        there is no table (``null_warning`` says why)."""
+        from infonet_ros import significance
+        if self.null is None:
+            return np.full(len(pairs), np.nan)
+        n = data.shape[0]
+        b1, bq = significance.bartlett_factors(data, pairs)
+        p_value = self.null.p_values(mi, n, bq)
+        if self.method == 'infonet':
+            from infonet_ros.copula import tie_summary
+            from infonet_ros.discrete import use_plugin
+            distinct, _ = tie_summary(data)
+            rows = [r for r, (i, j) in enumerate(pairs)
+                    if use_plugin(int(distinct[i]), int(distinct[j]), n)]
+            if rows:
+                p_value[rows] = significance.g_test_p_values(data, pairs, rows, b1)
+        return p_value
 
     def _estimate(self, data: np.ndarray, pairs: list[tuple[int, int]]):
         """(MI, low, high), each [P]: the estimator's 90 % interval where it has one (an

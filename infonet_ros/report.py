@@ -170,6 +170,7 @@ def summarize(ev, truth: dict | None = None) -> dict:
                    'window_span_s': cfg.window_span_s,
                    'publish_rate_hz': cfg.publish_rate_hz,
                    'graph_threshold': cfg.graph_threshold, 'permutations': cfg.permutations,
+                   'graph_method': cfg.graph_method, 'graph_alpha': cfg.graph_alpha,
                    'max_gap_s': cfg.max_gap_s, 'model_path': cfg.model_path},
         'windows_evaluated': n_windows,
         'windows_skipped': len(ev.skipped),
@@ -180,8 +181,7 @@ def summarize(ev, truth: dict | None = None) -> dict:
         'estimator_time_per_window_s': per_window,
         'pairs': pairs,
         'graph': {'rule': f'pairs that are an edge in >= {EDGE_MAJORITY:.0%} of the windows;'
-                          f' an edge: MI >= graph_threshold {cfg.graph_threshold:g} nats'
-                          + (f' and p <= {cfg.p_value_alpha:g}' if cfg.permutations else ''),
+                          + _edge_rule(cfg),
                   'edges': [{'first': e['first'], 'second': e['second'],
                              'mean_mi': e['mean_mi'], 'edge_fraction': e['edge_fraction']}
                             for e in pairs if e['edge_fraction'] >= EDGE_MAJORITY]},
@@ -207,6 +207,15 @@ def summarize(ev, truth: dict | None = None) -> dict:
     if truth is not None:
         summary['truth'] = truth_table(ev, truth)
     return summary
+
+
+def _edge_rule(cfg) -> str:
+    """How one window's edges were decided (graph.graph_edges), in words."""
+    if cfg.graph_method == 'fdr':
+        return (f' an edge: kept by Benjamini-Hochberg at false-discovery rate graph_alpha '
+                f'{cfg.graph_alpha:g} over the p-values of the window')
+    return (f' an edge: MI >= graph_threshold {cfg.graph_threshold:g} nats'
+            + (f' and p <= {cfg.p_value_alpha:g}' if cfg.permutations else ''))
 
 
 def tied_stream_table(ev) -> list[dict]:

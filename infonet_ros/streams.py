@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from infonet_ros.graph import GRAPH_METHODS
+
 __all__ = [
     'PARAMETERS',
     'FieldExtractionError',
@@ -198,6 +200,9 @@ class PipelineConfig:
     @property
     def has_vectors(self) -> bool:
         return any(len(self.streams[n].fields) > 1 for n in self.stream_names)
+    graph_method: str = 'threshold'  # threshold | fdr (Benjamini-Hochberg on the p-values)
+    graph_alpha: float = 0.05        # false-discovery rate of graph_method fdr
+    null_path: str = ''              # null table for the p-values; empty = the shipped one
 
     @property
     def window_span_s(self) -> float:
@@ -448,6 +453,16 @@ PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
                   'timeline', low=0.0, high=3600.0),
     ParameterSpec('sliced_projections', 'random projection pairs of the sliced MI of a '
                   'pair with a vector stream', low=1, high=4096),
+    ParameterSpec('graph_method', 'how edges are decided: threshold (MI >= graph_threshold'
+                  '; with permutations > 0 also p <= p_value_alpha) or fdr (Benjamini-'
+                  'Hochberg over the p-values of each window at graph_alpha)', runtime=True,
+                  choices=GRAPH_METHODS),
+    ParameterSpec('graph_alpha', 'false-discovery rate of graph_method fdr: the expected '
+                  'share of false edges among the edges of a window', runtime=True,
+                  low=0.0, high=1.0, low_open=True),
+    ParameterSpec('null_path', 'null table (JSON from scripts/calibrate_null.py) for the '
+                  "p-values; empty = the shipped one of the estimator (data/null_<estimator>"
+                  '.json)'),
     ParameterSpec('log_level', "level of this node's logger only; empty = as set by "
                   '--ros-args --log-level', runtime=True, choices=('',) + LOG_LEVELS),
 )}

@@ -132,6 +132,20 @@ def test_mi_matches_truth_and_switches_are_detected(report):
     assert off <= edge_times[-1] <= off + span        # switched off: gone within a window
 
 
+def test_p_values_in_mi_csv(report):
+    """mi.csv carries a calibrated p-value for every window and pair."""
+    _, out = report
+    rows = read_rows(out)
+    p = np.array([float(r['p_value']) for r in rows])
+    assert np.all((p > 0) & (p <= 1)), p[~((p > 0) & (p <= 1))]
+    on, off = SCENARIO.t0 + ON, SCENARIO.t0 + OFF
+    coupled = [float(r['p_value']) for r in rows if (r['first'], r['second']) ==
+               ('cmd_vx', 'accel_x') and float(r['t_start']) >= on and float(r['t_end']) < off]
+    assert coupled and max(coupled) < 1e-3
+    battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
+    assert np.mean(np.array(battery) <= 0.05) < 0.2      # independent: rarely significant
+
+
 def test_independent_stream_never_gets_an_edge(report):
     _, out = report
     rows = [r for r in read_rows(out) if 'battery' in (r['first'], r['second'])]

@@ -226,7 +226,7 @@ PARAM_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10, 10 ** 10), F
 @given(extra=st.dictionaries(st.sampled_from(
     ['window_size', 'sample_rate_hz', 'publish_rate_hz', 'device', 'model_path', 'graph_threshold',
      'estimator', 'torch_threads', 'max_gap_s', 'stale_after_s', 'buffer_seconds', 'permutations',
-     'p_value_alpha', 'marker_frame_id', 'pairs', 'stream_names', 'streams.a.topic', 'streams.a.type',
+     'p_value_alpha', 'graph_method', 'graph_alpha', 'null_path', 'marker_frame_id', 'pairs', 'stream_names', 'streams.a.topic', 'streams.a.type',
      'streams.a.field', 'streams.b.field', 'streams.q.topic', 'bogus']), PARAM_VALUES, max_size=5))
 def test_parameter_parsing_never_crashes(extra):
     counted()

@@ -153,7 +153,8 @@ def check_graph_and_extras(out, names, expected_edge):
         assert graph.method == 'threshold'
         edges = [(names[i], names[j]) for i, j in zip(graph.edge_from, graph.edge_to)]
         assert edges == [expected_edge], edges
-        assert graph.weight[0] >= THRESHOLD and math.isnan(graph.p_value[0])
+        # p-values come with every window (the shipped null table), not only with permutations
+        assert graph.weight[0] >= THRESHOLD and 0 < graph.p_value[0] < 1e-3
     markers = out['markers'][-1].markers
     assert markers[0].action == Marker.DELETEALL
     spheres = [m for m in markers if m.type == Marker.SPHERE]
@@ -188,7 +189,7 @@ def test_dependent_pair_and_graph_from_live_topics(tmp_path):
     for m in out['mi']:
         assert mi_of(m, 'accel_x', 'noise') < THRESHOLD
         assert mi_of(m, 'cmd_vx', 'noise') < THRESHOLD
-        assert all(math.isnan(p) for p in m.p_value)
+        assert all(0 < p <= 1 for p in m.p_value) and m.p_value[0] < 1e-3
         # the read-out's 90 % interval travels with every estimate: low <= mi <= high
         assert len(m.mi_low) == len(m.mi_high) == len(m.mi) == 3
         for low, mid, high in zip(m.mi_low, m.mi, m.mi_high):
@@ -199,6 +200,32 @@ def test_dependent_pair_and_graph_from_live_topics(tmp_path):
     assert code == 0 and 'Traceback' not in log, log[-3000:]
     # Twist and Float64 have no header: reception stamps need the SingleThreadedExecutor
     assert 'executor: SingleThreadedExecutor' in log, log[-3000:]
+
+
+@pytest.mark.slow
+def test_fdr_graph_with_p_values_from_live_topics(tmp_path):
+    """graph_method fdr: edges by Benjamini-Hochberg over the window's calibrated
+    p-values, which both messages carry for every pair."""
+    names = ['accel_x', 'cmd_vx', 'noise']
+    streams = {'accel_x': ('/test/imu', 'sensor_msgs/msg/Imu', 'linear_acceleration.x'),
+               'cmd_vx': ('/test/cmd_vel', 'geometry_msgs/msg/Twist', 'linear.x'),
+               'noise': ('/test/noise', 'std_msgs/msg/Float64', 'data')}
+    out, log, code = run_scenario(tmp_path, 'gaussian', streams,
+                                  {'window_size': 256, 'sample_rate_hz': 100.0,
+                                   'graph_method': 'fdr', 'graph_alpha': 0.05}, n_windows=4)
+    for m in out['mi']:
+        assert all(0 < p <= 1 for p in m.p_value), list(m.p_value)
+        assert m.p_value[0] < 1e-3                     # accel_x:cmd_vx, rho = 0.8
+    noise_edges = 0
+    for graph in out['graph']:
+        assert graph.method == 'fdr' and list(graph.nodes) == names
+        edges = [(names[i], names[j]) for i, j in zip(graph.edge_from, graph.edge_to)]
+        assert ('accel_x', 'cmd_vx') in edges, edges
+        assert all(0 < p <= 0.05 for p in graph.p_value), list(graph.p_value)
+        noise_edges += len(edges) - 1
+    assert noise_edges <= 1, noise_edges      # FDR 5 %: a false edge is rare, not impossible
+    assert 'null table' not in log            # the shipped table fits the shipped weights
+    assert code == 0 and 'Traceback' not in log, log[-3000:]
 
 
 @pytest.mark.slow

@@ -60,9 +60,15 @@ def test_dependent_pair_found_independent_ones_not(estimator):
     assert result.window_size == 512 and result.t_end == pytest.approx(10.0 + 511 / 50)
     assert result.mi[0] == pytest.approx(TRUTH, abs=0.1)
     assert abs(result.mi[1]) < cfg.graph_threshold and abs(result.mi[2]) < cfg.graph_threshold
-    assert np.all(np.isnan(result.p_value))
+    if isinstance(estimator, KSG):   # the shipped KSG null table: calibrated p-values
+        assert result.p_value[0] < 1e-3 and np.all((result.p_value > 0) & (result.p_value <= 1))
+    else:                            # no null table fits an unknown estimator: NaN
+        assert np.all(np.isnan(result.p_value)) and 'PairsKSG' in MIPipeline(
+            cfg, estimator).null_warning
     assert [(i, j) for i, j, _, _ in result.edges] == [(0, 1)]
-    assert result.edges[0][2] == result.mi[0] and math.isnan(result.edges[0][3])
+    assert result.edges[0][2] == result.mi[0]
+    assert result.edges[0][3] == result.p_value[0] or math.isnan(result.edges[0][3])
+    assert result.graph_method == 'threshold'
     assert result.method == 'ksg' and result.latency_s > 0 and result.notes == []
     if isinstance(estimator, PairsKSG):
         assert estimator.calls == [((512, 3), [(0, 1), (0, 2), (1, 2)])]   # one batched call
@@ -228,7 +234,7 @@ def test_on_demand_requests():
     assert result.mi[0] == pytest.approx(KSG().estimate(x, y))
     assert result.mi[0] == pytest.approx(TRUTH, abs=0.1)
     assert np.isnan(result.mi_low).all() and np.isnan(result.mi_high).all()
-    assert np.isnan(result.p_value).all()
+    assert 0 < result.p_value[0] < 1e-3      # calibrated (shipped KSG null table)
 
     result = pipeline.estimate_window_pairs(window, ['y:x', 'x:z'])
     assert result.pairs == ['y:x', 'x:z'] and result.t_end == window.t_end
