@@ -52,6 +52,28 @@ def new_domain_id():
             return domain
 
 
+def failed_starts(configs: dict) -> dict:
+    """Start the node once per parameters file (name -> path), all at once; each must exit
+    with code 1 and no traceback. Returns name -> the node's output."""
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(new_domain_id())}
+    runs = {name: subprocess.Popen(
+        estimator_command() + ['--ros-args', '--params-file', str(config)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name, config in configs.items()}
+    out = {}
+    try:
+        for name, proc in runs.items():
+            out[name] = proc.communicate(timeout=90)[0]
+            assert proc.returncode == 1, (name, out[name])
+            assert 'Traceback' not in out[name], (name, out[name])
+    finally:
+        for proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return out
+
+
 def write_params(path, streams, **params):
     lines = ['infonet_estimator:', '  ros__parameters:',
              f'    stream_names: [{", ".join(streams)}]', '    streams:']
@@ -386,25 +408,12 @@ def test_bad_start_exits_cleanly_with_the_error(tmp_path):
         'window_size': (GOOD, {'window_size': 31}, ["'window_size'", '[32, 100000]']),
         'integer_for_double': (GOOD, {'sample_rate_hz': 50}, ["'sample_rate_hz'", '50.0']),
     }
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(new_domain_id())}
-    runs = {}
-    for name, (streams, params, _) in cases.items():
-        config = write_params(tmp_path / f'{name}.yaml', streams, **params)
-        runs[name] = subprocess.Popen(
-            estimator_command() + ['--ros-args', '--params-file', str(config)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for name, proc in runs.items():
-            text = proc.communicate(timeout=90)[0]
-            assert proc.returncode == 1, (name, text)
-            assert 'cannot start' in text and 'Traceback' not in text, (name, text)
-            for word in cases[name][2]:
-                assert word in text, (name, text)
-    finally:
-        for proc in runs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    configs = {name: write_params(tmp_path / f'{name}.yaml', streams, **params)
+               for name, (streams, params, _) in cases.items()}
+    for name, text in failed_starts(configs).items():
+        assert 'cannot start' in text, (name, text)
+        for word in cases[name][2]:
+            assert word in text, (name, text)
 
 
 def test_results_to_messages():

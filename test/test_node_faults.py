@@ -26,7 +26,7 @@ import pytest
 from ros_process import process
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Imu, JointState
-from test_node import estimator_command, new_domain_id, write_params
+from test_node import estimator_command, failed_starts, new_domain_id, write_params
 from test_node_ros import NODE, Client, ros_env
 
 pytest.importorskip('infonet_ros.msg', reason='infonet_ros.msg not built')
@@ -403,26 +403,13 @@ def test_invalid_parameters_at_start_up_name_the_parameter(tmp_path):
         'pairs': ({'pairs': '["a:nope"]'}, ["'pairs'", "unknown stream 'nope'",
                                            "streams are ['a', 'b']"]),
     }
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(new_domain_id())}
-    runs = {}
-    for name, (params, _) in cases.items():
-        config = write_params(tmp_path / f'{name}.yaml', STREAMS, **{**PARAMS, **params})
-        runs[name] = subprocess.Popen(
-            estimator_command() + ['--ros-args', '--params-file', str(config)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for name, proc in runs.items():
-            text = proc.communicate(timeout=90)[0]
-            assert proc.returncode == 1, (name, text)
-            lines = [line for line in text.splitlines() if 'cannot start' in line]
-            assert len(lines) == 1 and 'Traceback' not in text, (name, text)
-            for word in cases[name][1]:
-                assert word in lines[0], (name, lines[0])
-    finally:
-        for proc in runs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    configs = {name: write_params(tmp_path / f'{name}.yaml', STREAMS, **{**PARAMS, **params})
+               for name, (params, _) in cases.items()}
+    for name, text in failed_starts(configs).items():
+        lines = [line for line in text.splitlines() if 'cannot start' in line]
+        assert len(lines) == 1, (name, text)
+        for word in cases[name][1]:
+            assert word in lines[0], (name, lines[0])
 
 
 @pytest.mark.slow
