@@ -14,10 +14,8 @@ exact 10 ms stamp lattice (the 50 Hz timeline falls on stamps: no blending).
 """
 
 import math
-import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
