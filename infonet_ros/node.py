@@ -101,7 +101,7 @@ def _import_interfaces():
     return MutualInformation, DependencyGraph, Estimate
 
 
-_ROS_TYPES = {int: Parameter.Type.INTEGER, float: Parameter.Type.DOUBLE,
+_ROS_TYPES = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER, float: Parameter.Type.DOUBLE,
               str: Parameter.Type.STRING, list: Parameter.Type.STRING_ARRAY}
 
 

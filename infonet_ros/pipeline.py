@@ -150,7 +150,8 @@ def make_estimator(config: PipelineConfig):
                              "checkpoint (.safetensors), or '' for the bundled weights") \
                 from None
     try:
-        return InfoNetEstimator.pretrained(device=config.device, threads=threads)
+        return InfoNetEstimator.pretrained(device=config.device, threads=threads,
+                                           readout=config.readout)
     except FileNotFoundError as exc:
         raise ValueError(f"{exc} (or set parameter 'model_path', or 'estimator: ksg')") from None
 

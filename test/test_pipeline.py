@@ -266,3 +266,24 @@ def test_on_demand_requests():
             pipeline.estimate_window_pairs(window_, pairs, why_no_window='waiting')
         for word in words:
             assert word in str(info.value)
+
+
+def test_readout_parameter_switches_to_the_raw_network():
+    """`readout: false`: the bundled network's raw DV value, no interval; true (default):
+    the read-out's median with its 90 % interval."""
+    from infonet_ros.pipeline import make_estimator
+
+    params = {'stream_names': ['x', 'y'], 'window_size': 512,
+              'streams': {n: {'topic': f'/{n}', 'type': 'std_msgs/msg/Float64', 'field': 'data'}
+                          for n in ('x', 'y')}}
+    raw = make_estimator(PipelineConfig.from_params({**params, 'readout': False}))
+    published = make_estimator(PipelineConfig.from_params(params))
+    assert raw.output == 'dv' and published.output == 'readout'
+    full = gaussian_window()
+    window = Window(t=full.t, data=full.data[:, :2], t_start=full.t_start, t_end=full.t_end)
+    result = MIPipeline(PipelineConfig.from_params(params), published).evaluate(window)
+    assert 0 <= result.mi_low[0] <= result.mi[0] <= result.mi_high[0]
+    dv = MIPipeline(PipelineConfig.from_params({**params, 'readout': False}), raw).evaluate(window)
+    assert np.isnan(dv.mi_low).all() and np.isnan(dv.mi_high).all() and dv.mi[0] > 0.2
+    with pytest.raises(ValueError, match="'readout'"):
+        PipelineConfig.from_params({**params, 'readout': 'yes'})
