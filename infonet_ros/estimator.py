@@ -232,7 +232,8 @@ class InfoNetEstimator:
         n = uc.shape[-1]
         ranks = np.rint(uc.float().cpu().numpy() * n - 0.5).astype(np.intp)  # 0..N-1 per row
         ranks[const] = np.arange(n)  # any permutation: the features need one
-        feats = np.concatenate([numpy_features(ranks[:, 0], ranks[:, 1]), self._forward_points(u, tables=True)], -1)
+        feats = np.concatenate([numpy_features(ranks[:, 0], ranks[:, 1], self.readout.feature_names),
+                                self._forward_points(u, tables=True)], -1)
         with self._torch_threads():
             return self.readout.estimate_interval(feats)
 

@@ -358,8 +358,7 @@ def half_histograms(uc: torch.Tensor, half: torch.Tensor, grids: tuple[int, ...]
     pos = uc.clamp(0, 1)[:, :, None] * g_m1  # [P, axis, k, N]
     i0 = pos.detach().floor().clamp_(max=g_m2)
     f = pos - i0 if grad else pos.sub_(i0)  # the fractions keep the gradient with respect to uc
-    wf = torch.stack([1 - f, f], 2)  # [P, axis, (lower, upper), k, N]
-    w = wf[:, 1, :, None] * wf[:, 0, None]  # [P, dy, dx, k, N]
+    wx, wy = (1 - f[:, 0], f[:, 0]), (1 - f[:, 1], f[:, 1])  # [P, k, N]: lower, upper node
     # flat node index (small integers, exact in float): grid start + half * G^2 + x * G + y
     base = i0[:, 0].mul_(g_int).add_(i0[:, 1]).add_(start).add_(half[:, None] * g_sq).to(torch.int64)
     index = (base.view(p, -1), (base + g_int).view(p, -1))  # corners x, x + 1
@@ -367,7 +366,8 @@ def half_histograms(uc: torch.Tensor, half: torch.Tensor, grids: tuple[int, ...]
     flat = torch.zeros(p, total + 1, dtype=uc.dtype, device=uc.device)  # + 1: the shifted view's end
     for dy in (0, 1):
         for dx in (0, 1):
-            flat[:, dy : dy + total].scatter_add_(1, index[dx], w[:, dy, dx].reshape(p, -1))
+            # each corner's weights are made just before their scatter (still in cache)
+            flat[:, dy : dy + total].scatter_add_(1, index[dx], (wy[dy] * wx[dx]).view(p, -1))
     return [h.view(p, 2, -1) for h in flat[:, :total].split([2 * g * g for g in grids], 1)]
 
 

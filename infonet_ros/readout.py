@@ -52,7 +52,7 @@ from scipy.special import ndtri
 from torch import nn
 
 __all__ = [
-    "FEATURE_NAMES", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
+    "FEATURE_NAMES", "ALL_FEATURES", "INFONET_FEATURES", "check_feature_names", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
     "numpy_features", "infonet_features", "table_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
     "pinball_loss", "estimate_interval", "BUNDLED_READOUT",
 ]
@@ -62,13 +62,37 @@ BLOCK_SIZES = (8, 32)
 SPACING_LAGS = (4, 16)
 VASICEK_BLOCKS = (16, 64)
 QUANTILES = (0.05, 0.5, 0.95)
-FEATURE_NAMES = (
+INFONET_FEATURES = ("infonet_mi", "infonet_tstd", "infonet_tmax")
+# every feature this module computes, in the column order of legacy shards (read-outs v2-v4)
+ALL_FEATURES = tuple(
     ["log_n"] + [f"hist_f{f:g}" for f in HIST_FACTORS] + ["gauss_ns", "spacing_mean", "spacing_max"]
     + [f"block_ns_m{m}" for m in BLOCK_SIZES] + [f"block_u_m{m}" for m in BLOCK_SIZES]
     + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
-    + ["infonet_mi", "infonet_tstd", "infonet_tmax"]
+    + list(INFONET_FEATURES)
 )
-N_NUMPY_FEATURES = len(FEATURE_NAMES) - 3
+# the default set of a new read-out (``train_readout``'s ``features``): the block variances,
+# the coarser spacings and the outermost histogram resolutions add nothing once the Vasicek
+# entropies are in (docs/READOUT.md, "Feature set"), and cost ~40 % of the rank statistics
+FEATURE_NAMES = (
+    "log_n", "hist_f0.8", "hist_f1.25", "hist_f2", "gauss_ns", "spacing_mean", "spacing_max",
+    "vasicek_m16", "vasicek_m64", *INFONET_FEATURES,
+)
+
+
+def check_feature_names(names, source: str = "feature list") -> tuple[str, ...]:
+    """A read-out's feature names: known, unique, ``log_n`` first (the training weight reads
+    it) and the InfoNet features last, in their order (one forward appends them)."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in ALL_FEATURES]
+    if unknown:
+        raise ValueError(f"{source}: unknown features {unknown}; known: {list(ALL_FEATURES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source}: repeated feature names in {list(names)}")
+    if not names or names[0] != "log_n" or names[-len(INFONET_FEATURES):] != INFONET_FEATURES:
+        raise ValueError(f"{source}: must start with log_n and end with {list(INFONET_FEATURES)}, got {list(names)}")
+    return names
+
+
 BUNDLED_READOUT = Path(__file__).resolve().parent / "data" / "readout.safetensors"
 
 
@@ -92,20 +116,22 @@ def hist_bins(n: int) -> list[int]:
 def _tables(n: int):
     """Lookup tables for sets of n points (ranks are integers, so every log is a lookup):
     normal scores [n], log(d + 1/2) and log(max(d, 1/2)) for d = 0..n, c log c for c = 0..n,
-    and per histogram resolution b: (b, rank -> bin [n], sum of the marginals' c log c)."""
+    and per histogram resolution b: (b, rank -> bin [n], rank -> b x bin [n], sum of the
+    marginals' c log c). Lookups go through ``np.take`` (faster than fancy indexing)."""
     d = np.arange(n + 1, dtype=np.float64)
     clogc = d * np.log(np.maximum(d, 1.0))
     hist = []
     for b in hist_bins(n):
         bins = (np.arange(n) * b // n).astype(np.intp)
         marg = np.bincount(bins, minlength=b)  # a permutation fills every bin alike
-        hist.append((b, bins, 2.0 * clogc[marg].sum()))
+        hist.append((b, bins, bins * b, 2.0 * clogc[marg].sum()))
     return ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc, tuple(hist)
 
 
-def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables) -> list[np.ndarray]:
+def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndarray]:
     """Miller-Madow plug-in MI of the b x b histograms of rank pairs, per row, for each b of
-    ``hist_bins(N)``. ru, rv: [P, N] permutations of 0..N-1 -> list of [P].
+    ``hist_bins(N)`` (``which``: indices into ``HIST_FACTORS``, default all). ru, rv: [P, N]
+    permutations of 0..N-1 -> list of [P].
 
     Both marginals of a b-bin histogram of a permutation are fixed (and non-empty), so
     sum c log(c N / (p_x p_y)) = sum c log c + N log N - sum p_x log p_x - sum p_y log p_y,
@@ -113,77 +139,120 @@ def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables) -> list[np.ndarray]:
     p, n = ru.shape
     clogc, hist = tables[3], tables[4]
     out = []
-    for b, bins, marg in hist:
-        cell = bins[ru] * b + bins[rv] + (np.arange(p, dtype=np.intp) * (b * b))[:, None]
+    for b, bins, bins_b, marg in (hist if which is None else [hist[i] for i in which]):
+        cell = np.take(bins_b, ru)
+        cell += np.take(bins, rv)
+        cell += (np.arange(p, dtype=cell.dtype) * (b * b))[:, None]
         counts = np.bincount(cell.ravel(), minlength=p * b * b).reshape(p, b * b)
-        plug = (clogc[counts].sum(-1) + n * math.log(n) - marg) / n
+        plug = (np.take(clogc, counts).sum(-1) + n * math.log(n) - marg) / n
         m = np.count_nonzero(counts, -1)
         out.append(plug + ((b - 1) + (b - 1) - (m - 1)) / (2.0 * n))
     return out
 
 
-def _block_var(a: np.ndarray, a2: np.ndarray, k: int, m: int) -> np.ndarray:
-    """Unbiased variance of the k blocks of m consecutive values of each row of a [P, N]
-    (a2 = a * a): [P, k]."""
-    p = a.shape[0]
-    s1 = a[:, : k * m].reshape(p, k, m).sum(-1)
-    s2 = a2[:, : k * m].reshape(p, k, m).sum(-1)
-    return np.maximum(s2 - s1 * s1 / m, 0.0) / (m - 1)
+def _block_stats(a: np.ndarray, m: int, ones: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of a [R, N] float64 and of its squares over the k = N // m blocks of m
+    consecutive values of each row: ([R, k], [R, k]). A matrix-vector product with ones
+    (BLAS) is ~10x faster than numpy's reduction over a short trailing axis."""
+    r, n = a.shape
+    k = n // m
+    if m not in ones:
+        ones[m] = np.ones(m)
+    blk = a[:, : k * m].reshape(r * k, m)
+    return (blk @ ones[m]).reshape(r, k), (np.square(blk) @ ones[m]).reshape(r, k)
 
 
-def _directional(ru: np.ndarray, rv: np.ndarray, tables) -> dict:
+def _neg_half_log_block_var(a: np.ndarray, m: int, scale: float, ones: dict) -> np.ndarray:
+    """-0.5 mean log(scale * unbiased within-block variance) over the blocks of m
+    consecutive values of each row of a [R, N]: [R]."""
+    s1, s2 = _block_stats(a, m, ones)
+    var = np.maximum(s2 - s1 * s1 / m, 0.0) * (scale / (m - 1))
+    return -0.5 * np.log(var + 1e-12).mean(-1)
+
+
+def _directional(ru: np.ndarray, rv: np.ndarray, tables, want=None) -> dict:
     """Statistics of v along u order: spacings, block variances (normal scores, ranks),
-    Vasicek m-spacing entropies of the blocks. ru, rv: [P, N] permutations of 0..N-1.
+    Vasicek m-spacing entropies of the blocks. ru, rv: [R, N] permutations of 0..N-1 ->
+    dict of [R] (``want``: the keys to compute, default all). ``numpy_features`` stacks both
+    directions (rows (u, v), then (v, u)) into one call.
 
     With v_i = rank / N, log(|v_j - v_i| + 1/(2N)) = log(|d| + 1/2) - log N for the integer
     rank difference d: a table lookup."""
-    p, n = ru.shape
+    r, n = ru.shape
     scores, log_half, log_max = tables[0], tables[1], tables[2]
     logn = math.log(n)
-    order = np.empty_like(ru)  # the inverse permutation: order[rank] = index
-    np.put_along_axis(order, ru, np.broadcast_to(np.arange(n), ru.shape), -1)
-    vi = np.take_along_axis(rv, order, -1)  # ranks of v in u order
-    out = {"spacing": -1.5 - (log_half[np.abs(np.diff(vi, axis=-1))].mean(-1) - logn)}
-    for k in SPACING_LAGS:
-        out[f"spacing_k{k}"] = -1.5 - (log_half[np.abs(vi[:, k:] - vi[:, :-k])].mean(-1) - logn)
-    zs, vs = scores[vi], vi.astype(np.float64)
-    zs2, vs2 = zs * zs, vs * vs
-    for m in BLOCK_SIZES:
-        k = n // m
-        out[f"block_ns_m{m}"] = -0.5 * np.mean(np.log(_block_var(zs, zs2, k, m) + 1e-12), -1)
-        out[f"block_u_m{m}"] = -0.5 * np.mean(np.log(12.0 * _block_var(vs, vs2, k, m) / (n * n) + 1e-12), -1)
+    # the ranks of v in u order: scatter the flat positions by rank (inverse permutation,
+    # offset per row), then gather v through them
+    order = np.empty(r * n, np.intp)
+    order[(ru + (np.arange(r) * n)[:, None]).ravel()] = np.arange(r * n)
+    vi = np.take(rv.ravel(), order).reshape(r, n)
+    want = _DIRECTIONAL_KEYS if want is None else set(want)
+    out = {}
+    for k in (1,) + SPACING_LAGS:
+        key = "spacing" if k == 1 else f"spacing_k{k}"
+        if key in want:
+            d = vi[:, k:] - vi[:, :-k]
+            out[key] = -1.5 - (np.take(log_half, np.abs(d, out=d)).mean(-1) - logn)
+    ones = {}
+    if any(f"block_ns_m{m}" in want for m in BLOCK_SIZES):
+        zs = np.take(scores, vi)
+        for m in BLOCK_SIZES:
+            if f"block_ns_m{m}" in want:
+                out[f"block_ns_m{m}"] = _neg_half_log_block_var(zs, m, 1.0, ones)
+    if any(f"block_u_m{m}" in want for m in BLOCK_SIZES):
+        vs = vi.astype(np.float64)
+        for m in BLOCK_SIZES:
+            if f"block_u_m{m}" in want:
+                out[f"block_u_m{m}"] = _neg_half_log_block_var(vs, m, 12.0 / (n * n), ones)
     for name in VASICEK_BLOCKS:
+        if f"vasicek_m{name}" not in want:
+            continue
         m = min(name, n)
         k = n // m
-        blk = np.sort(vi[:, : k * m].reshape(p, k, m), -1)
+        blk = np.sort(vi[:, : k * m].reshape(r, k, m), -1)
         a = max(1, int(round(math.sqrt(m) / 2)))
-        # m-spacings blk[i + a] - blk[i - a], indices clamped at the block's ends
-        d = np.empty_like(blk)
-        d[..., a:-a] = blk[..., 2 * a:] - blk[..., : -2 * a]
-        d[..., :a] = blk[..., a : 2 * a] - blk[..., :1]
-        d[..., -a:] = blk[..., -1:] - blk[..., -2 * a : -a]
+        # m-spacings blk[i + a] - blk[i - a], indices clamped at the block's ends: the
+        # interior, then the a values at each end
+        total = np.take(log_max, blk[..., 2 * a:] - blk[..., : -2 * a]).sum((-1, -2))
+        total += np.take(log_max, blk[..., a : 2 * a] - blk[..., :1]).sum((-1, -2))
+        total += np.take(log_max, blk[..., -1:] - blk[..., -2 * a : -a]).sum((-1, -2))
         # minus the Vasicek entropy of each block's v values (h(V) = 0 for uniform V)
-        out[f"vasicek_m{name}"] = -(log_max[d].mean((-1, -2)) - logn + math.log(m / (2 * a)))
+        out[f"vasicek_m{name}"] = -(total / (k * m) - logn + math.log(m / (2 * a)))
     return out
 
 
-def numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
-    """The O(N) features (all but InfoNet's) from integer ranks [P, N] (each row a
-    permutation of 0..N-1, ties broken) -> [P, F - 3]."""
+_DIRECTIONAL_KEYS = frozenset(
+    ["spacing"] + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"block_ns_m{m}" for m in BLOCK_SIZES]
+    + [f"block_u_m{m}" for m in BLOCK_SIZES] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS])
+
+
+def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.ndarray:
+    """The rank statistics among ``names`` (all but the InfoNet features, in the order of
+    ``names``) from integer ranks [P, N] (each row a permutation of 0..N-1, ties broken)
+    -> [P, len(names) - 3]. Only the requested statistics are computed."""
     p, n = ru.shape
+    names = [f for f in names if f not in INFONET_FEATURES]
     tables = _tables(n)
     scores = tables[0]
-    out = [np.full(p, math.log(n))]
-    out += _hist_mi(ru, rv, tables)
-    r = (scores[ru] * scores[rv]).mean(-1) / (scores * scores).mean()
-    out.append(-0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None)))
-    d1, d2 = _directional(ru, rv, tables), _directional(rv, ru, tables)
-    out += [(d1["spacing"] + d2["spacing"]) / 2, np.maximum(d1["spacing"], d2["spacing"])]
-    out += [(d1[f"block_ns_m{m}"] + d2[f"block_ns_m{m}"]) / 2 for m in BLOCK_SIZES]
-    out += [(d1[f"block_u_m{m}"] + d2[f"block_u_m{m}"]) / 2 for m in BLOCK_SIZES]
-    out += [(d1[f"spacing_k{k}"] + d2[f"spacing_k{k}"]) / 2 for k in SPACING_LAGS]
-    out += [(d1[f"vasicek_m{m}"] + d2[f"vasicek_m{m}"]) / 2 for m in VASICEK_BLOCKS]
-    return np.stack(out, -1)
+    out = {}
+    if "log_n" in names:
+        out["log_n"] = np.full(p, math.log(n))
+    which = [i for i, f in enumerate(HIST_FACTORS) if f"hist_f{f:g}" in names]
+    for i, h in zip(which, _hist_mi(ru, rv, tables, which)):
+        out[f"hist_f{HIST_FACTORS[i]:g}"] = h
+    if "gauss_ns" in names:
+        r = (scores[ru] * scores[rv]).mean(-1) / (scores * scores).mean()
+        out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))
+    # the directional statistics; spacing_mean / _max both come from the lag-1 spacing
+    want = {"spacing" if f in ("spacing_mean", "spacing_max") else f for f in names} & _DIRECTIONAL_KEYS
+    if want:
+        d = _directional(np.concatenate([ru, rv]), np.concatenate([rv, ru]), tables, want)  # both directions at once
+        for key, v in d.items():
+            if key == "spacing":
+                out["spacing_mean"], out["spacing_max"] = (v[:p] + v[p:]) / 2, np.maximum(v[:p], v[p:])
+            else:
+                out[key] = (v[:p] + v[p:]) / 2
+    return np.stack([out[f] for f in names], -1) if names else np.zeros((p, 0))
 
 
 _POINTS_PER_CHUNK = 1 << 20
@@ -193,7 +262,9 @@ def table_features(out: dict) -> torch.Tensor:
     """InfoNet's features from one forward's output: [P, 3] = (cross-fitted DV value, mean
     std of the two DV tables, mean maximum of the tables)."""
     t = out["tables"].flatten(2)  # [P, 2, G*G]
-    return torch.stack([out["mi"], t.std(-1).mean(-1), t.amax(-1).mean(-1)], -1)
+    d = t - t.mean(-1, keepdim=True)
+    std = (d * d).sum(-1).div_(t.shape[-1] - 1).sqrt_()  # = t.std(-1), whose CPU kernel is ~20x slower
+    return torch.stack([out["mi"], std.mean(-1), t.amax(-1).mean(-1)], -1)
 
 
 @torch.inference_mode()
@@ -208,12 +279,14 @@ def infonet_features(model, ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     return torch.cat(outs).numpy()
 
 
-def compute_features(xs, ys, model=None, rng: np.random.Generator | int | None = 0) -> np.ndarray:
-    """Features of P sample sets of equal size: xs, ys [P, N] (or [N]) -> [P, F].
+def compute_features(xs, ys, model=None, rng: np.random.Generator | int | None = 0,
+                     names=FEATURE_NAMES) -> np.ndarray:
+    """Features ``names`` of P sample sets of equal size: xs, ys [P, N] (or [N]) -> [P, F].
 
     ``model``: an ``InfoNet`` (e.g. ``InfoNetEstimator.pretrained().model``); None loads the
     bundled one. ``rng``: generator or seed for the random tie-breaking (default 0:
-    deterministic)."""
+    deterministic). ``names``: a read-out's feature list (``check_feature_names``)."""
+    names = check_feature_names(names)
     xs = np.atleast_2d(np.asarray(xs, np.float64))
     ys = np.atleast_2d(np.asarray(ys, np.float64))
     if xs.shape != ys.shape:
@@ -227,7 +300,7 @@ def compute_features(xs, ys, model=None, rng: np.random.Generator | int | None =
     ru, rv = rank_random_ties(xs, rng), rank_random_ties(ys, rng)
     if model is None:
         model = _default_infonet()
-    return np.concatenate([numpy_features(ru, rv), infonet_features(model, ru, rv)], -1)
+    return np.concatenate([numpy_features(ru, rv, names), infonet_features(model, ru, rv)], -1)
 
 
 _INFONET = None
@@ -286,7 +359,10 @@ class SupervisedReadout:
 
     FORMAT = "infonet_ros.readout/1"
 
-    def __init__(self, mlp: ReadoutMLP, info: dict | None = None, infonet=None):
+    def __init__(self, mlp: ReadoutMLP, info: dict | None = None, infonet=None, feature_names=FEATURE_NAMES):
+        self.feature_names = check_feature_names(feature_names, "read-out")
+        if len(self.feature_names) != mlp.n_features:
+            raise ValueError(f"read-out: {len(self.feature_names)} feature names for an MLP of {mlp.n_features} inputs")
         self.mlp = mlp.eval()
         self.info = dict(info or {})
         self._infonet = infonet
@@ -299,7 +375,7 @@ class SupervisedReadout:
 
     # -- io
     def config(self) -> dict:
-        return {"format": self.FORMAT, "feature_names": list(FEATURE_NAMES), "n_features": self.mlp.n_features,
+        return {"format": self.FORMAT, "feature_names": list(self.feature_names), "n_features": self.mlp.n_features,
                 "hidden": self.mlp.hidden, "layers": self.mlp.layers, "quantiles": list(QUANTILES),
                 "hist_factors": list(HIST_FACTORS), "block_sizes": list(BLOCK_SIZES), "info": self.info}
 
@@ -332,11 +408,10 @@ class SupervisedReadout:
         cfg = json.loads(path.with_suffix(".json").read_text())
         if cfg.get("format") != cls.FORMAT:
             raise ValueError(f"{path}: not a read-out checkpoint (format {cfg.get('format')!r})")
-        if cfg["feature_names"] != list(FEATURE_NAMES):
-            raise ValueError(f"{path}: trained on features {cfg['feature_names']}, this code computes {list(FEATURE_NAMES)}")
+        names = check_feature_names(cfg.get("feature_names", ()), str(path.with_suffix(".json")))
         mlp = ReadoutMLP(cfg["n_features"], cfg["hidden"], cfg["layers"])
         mlp.load_state_dict(load_file(str(path)))
-        return cls(mlp, cfg.get("info"), infonet)
+        return cls(mlp, cfg.get("info"), infonet, names)
 
     # -- inference
     @torch.inference_mode()
@@ -351,8 +426,12 @@ class SupervisedReadout:
         """[P, 3] raw quantiles (5, 50, 95 %) before the clip at 0."""
         return self.mlp(torch.as_tensor(np.atleast_2d(np.asarray(features, np.float32)))).double().numpy()
 
+    def features(self, xs, ys, seed: int = 0) -> np.ndarray:
+        """This read-out's features of sets xs, ys [P, N] -> [P, F] (``compute_features``)."""
+        return compute_features(xs, ys, self.infonet, seed, self.feature_names)
+
     def interval_batch(self, xs, ys, seed: int = 0):
-        return self.estimate_interval(compute_features(xs, ys, self.infonet, seed))
+        return self.estimate_interval(self.features(xs, ys, seed))
 
     def estimate_batch(self, xs, ys, seed: int = 0) -> np.ndarray:
         return self.interval_batch(xs, ys, seed)[1]

@@ -37,7 +37,7 @@ import torch
 import yaml
 
 from . import truth
-from .readout import (FEATURE_NAMES, ReadoutMLP, SupervisedReadout, compute_features, infonet_weights_sha,
+from .readout import (ALL_FEATURES, FEATURE_NAMES, ReadoutMLP, check_feature_names, SupervisedReadout, compute_features, infonet_weights_sha,
                       pinball_loss, _default_infonet)
 
 DEFAULTS = {
@@ -76,6 +76,10 @@ DEFAULTS = {
     # warm start: a read-out checkpoint (e.g. infonet_ros/data/readout.safetensors) whose
     # weights and feature standardisation start a fresh run (ignored when out_dir resumes)
     "init_from": None,
+    # the read-out's inputs (``readout.check_feature_names``); shards store the names of
+    # their columns (legacy shards without names hold ``readout.ALL_FEATURES``), and the
+    # columns are selected by name, so one shard pool serves any feature set
+    "features": list(FEATURE_NAMES),
 }
 
 
@@ -83,7 +87,25 @@ def log_uniform_n(rng, lo, hi) -> int:
     return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
 
 
-def make_chunk(rng, n: int, size: int, families: list[str], probs: np.ndarray | None, bank: dict, split: str):
+def select_features(f: np.ndarray, have, want, source: str) -> np.ndarray:
+    """Columns ``want`` of features f [S, len(have)] whose columns are named ``have``."""
+    have = list(have)
+    missing = [w for w in want if w not in have]
+    if missing:
+        raise SystemExit(f"{source}: has no columns {missing} (it holds {have}); delete it to regenerate")
+    if have == list(want):
+        return f
+    return f[:, [have.index(w) for w in want]]
+
+
+def stored_names(z) -> list[str]:
+    """Column names of a stored feature array: ``names`` (shards written since the feature
+    set became configurable) or the legacy column order ``ALL_FEATURES``."""
+    return [str(x) for x in z["names"]] if "names" in z.files else list(ALL_FEATURES)
+
+
+def make_chunk(rng, n: int, size: int, families: list[str], probs: np.ndarray | None, bank: dict, split: str,
+               names=FEATURE_NAMES):
     """``size`` sets of ``n`` points from random distributions -> (features, mi, family index)."""
     fam_idx = rng.choice(len(families), size=size, p=probs)
     xs, ys, mis = np.empty((size, n)), np.empty((size, n)), np.empty(size)
@@ -91,7 +113,7 @@ def make_chunk(rng, n: int, size: int, families: list[str], probs: np.ndarray | 
         d = truth.draw(families[f], rng, bank, split)
         xs[i], ys[i] = d.sample(n, rng)
         mis[i] = d.mi
-    feats = compute_features(xs, ys, _default_infonet(), rng)
+    feats = compute_features(xs, ys, _default_infonet(), rng, names)
     return feats, mis, fam_idx
 
 
@@ -100,7 +122,7 @@ def make_shard(cfg, bank, index: int, families, probs):
     parts = []
     for _ in range(cfg["chunks_per_shard"]):
         n = log_uniform_n(rng, cfg["n_min"], cfg["n_max"])
-        f, m, fi = make_chunk(rng, n, cfg["chunk"], families, probs, bank, "train")
+        f, m, fi = make_chunk(rng, n, cfg["chunk"], families, probs, bank, "train", cfg["features"])
         parts.append((f, m, np.array([families[j] for j in fi])))
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
@@ -112,7 +134,7 @@ def make_val(cfg, bank, families, probs):
         rng = np.random.default_rng([int(cfg["seed"]), 2, n])
         for tag, fams, p, chunks in (("train_families", families, probs, cfg["val_chunks"]),
                                      ("held_out", list(truth.HELD_OUT), None, cfg["val_heldout_chunks"])):
-            parts = [make_chunk(rng, n, cfg["chunk"], fams, p, bank, "val") for _ in range(chunks)]
+            parts = [make_chunk(rng, n, cfg["chunk"], fams, p, bank, "val", cfg["features"]) for _ in range(chunks)]
             out[(tag, n)] = (np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts]),
                              np.concatenate([np.array([fams[j] for j in q[2]]) for q in parts]))
     return out
@@ -194,6 +216,7 @@ def main(argv=None):
     for kv in args.set:
         k, v = kv.split("=", 1)
         cfg[k] = yaml.safe_load(v)
+    cfg["features"] = list(check_feature_names(cfg["features"], "config features"))
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(int(cfg["seed"]))
     out = Path(cfg["out_dir"])
@@ -215,20 +238,23 @@ def main(argv=None):
         if not p.is_file():
             f, m, fam = make_shard(cfg, bank, i, families, probs)
             tmp = p.with_name(p.stem + ".tmp.npz")
-            np.savez(tmp, features=f, mi=m, family=fam)
+            np.savez(tmp, features=f, mi=m, family=fam, names=np.array(cfg["features"]))
             tmp.replace(p)
         z = np.load(p, allow_pickle=False)
-        return z["features"].astype(np.float32), z["mi"].astype(np.float32)
+        f = select_features(z["features"], stored_names(z), cfg["features"], str(p))
+        return f.astype(np.float32), z["mi"].astype(np.float32)
 
     t0 = time.time()
     val_path = out / "val.npz"
     if val_path.is_file():
         z = np.load(val_path, allow_pickle=False)
-        val = {(str(t), int(n)): (z[f"{t}_{n}_f"], z[f"{t}_{n}_y"], z[f"{t}_{n}_fam"])
+        val = {(str(t), int(n)): (select_features(z[f"{t}_{n}_f"], stored_names(z), cfg["features"], str(val_path)),
+                                  z[f"{t}_{n}_y"], z[f"{t}_{n}_fam"])
                for t, n in zip(z["tags"], z["ns"])}
     else:
         val = make_val(cfg, bank, families, probs)
-        arrs = {"tags": np.array([k[0] for k in val]), "ns": np.array([k[1] for k in val])}
+        arrs = {"tags": np.array([k[0] for k in val]), "ns": np.array([k[1] for k in val]),
+                "names": np.array(cfg["features"])}
         for (t, n), (f, y, fam) in val.items():
             arrs[f"{t}_{n}_f"], arrs[f"{t}_{n}_y"], arrs[f"{t}_{n}_fam"] = f, y, fam
         np.savez(out / "val.tmp.npz", **arrs)
@@ -245,6 +271,9 @@ def main(argv=None):
     init = None
     if cfg["init_from"] and not state:
         init = SupervisedReadout.load(cfg["init_from"])
+        if list(init.feature_names) != cfg["features"]:
+            raise SystemExit(f"init_from {cfg['init_from']}: features {list(init.feature_names)} differ from the "
+                             f"config's {cfg['features']}")
         if (init.mlp.hidden, init.mlp.layers) != (cfg["hidden"], cfg["layers"]):
             raise SystemExit(f"init_from {cfg['init_from']}: hidden/layers {init.mlp.hidden}/{init.mlp.layers} "
                              f"differ from the config's {cfg['hidden']}/{cfg['layers']}")
@@ -255,7 +284,7 @@ def main(argv=None):
     else:
         norm = {"mean": feats.mean(0).tolist(), "std": (feats.std(0) + 1e-6).tolist()}
         norm_path.write_text(json.dumps(norm))
-    mk = lambda: ReadoutMLP(len(FEATURE_NAMES), cfg["hidden"], cfg["layers"], np.array(norm["mean"]), np.array(norm["std"]))  # noqa: E731
+    mk = lambda: ReadoutMLP(len(cfg["features"]), cfg["hidden"], cfg["layers"], np.array(norm["mean"]), np.array(norm["std"]))  # noqa: E731
     model, ema = mk(), mk()
     if init is not None:
         model.load_state_dict(init.mlp.state_dict())
@@ -309,7 +338,7 @@ def main(argv=None):
             run_loss, run_n = 0.0, 0
             metrics.write(json.dumps(rec) + "\n")
             metrics.flush()
-            ro = SupervisedReadout(ema, {**info, "step": step, "val": res})
+            ro = SupervisedReadout(ema, {**info, "step": step, "val": res}, feature_names=cfg["features"])
             ro.save(out / "last.safetensors")
             if best is None or res["select"] < best["select"]:
                 best = {"step": step, "select": res["select"]}

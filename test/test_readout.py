@@ -9,7 +9,7 @@ import math
 
 from scipy.special import ndtri
 
-from infonet_ros.readout import (BLOCK_SIZES, FEATURE_NAMES, HIST_FACTORS, SPACING_LAGS, VASICEK_BLOCKS, ReadoutMLP,
+from infonet_ros.readout import (ALL_FEATURES, BLOCK_SIZES, FEATURE_NAMES, INFONET_FEATURES, check_feature_names, HIST_FACTORS, SPACING_LAGS, VASICEK_BLOCKS, ReadoutMLP,
                                  SupervisedReadout, compute_features, estimate_interval, hist_bins, numpy_features,
                                  pinball_loss, rank_random_ties)
 
@@ -86,7 +86,29 @@ def test_fast_features_equal_the_reference(p, n):
     x = rng.normal(size=(p, n))
     y = np.where(rng.random((p, 1)) < 0.5, 0.7 * x + rng.normal(size=(p, n)), rng.integers(0, 3, (p, n)))
     ru, rv = rank_random_ties(x, rng), rank_random_ties(y, rng)
-    np.testing.assert_allclose(numpy_features(ru, rv), reference_numpy_features(ru, rv), rtol=1e-10, atol=1e-10)
+    ref = reference_numpy_features(ru, rv)  # columns: ALL_FEATURES without the InfoNet ones
+    np.testing.assert_allclose(numpy_features(ru, rv, ALL_FEATURES), ref, rtol=1e-10, atol=1e-10)
+    # any subset, in any allowed order, is the same columns (only they are computed)
+    names = [f for f in ALL_FEATURES if f not in INFONET_FEATURES]
+    for subset in (FEATURE_NAMES, ("log_n", "vasicek_m64", "hist_f2", "spacing_max", *INFONET_FEATURES),
+                   ("log_n", "block_u_m32", "spacing_k16", *INFONET_FEATURES)):
+        cols = [names.index(f) for f in subset if f not in INFONET_FEATURES]
+        np.testing.assert_allclose(numpy_features(ru, rv, subset), ref[:, cols], rtol=1e-10, atol=1e-10)
+
+
+def test_feature_names_are_checked():
+    check_feature_names(FEATURE_NAMES)
+    check_feature_names(ALL_FEATURES)
+    with pytest.raises(ValueError, match="unknown features \\['hist_f9'\\]"):
+        check_feature_names(["log_n", "hist_f9", *INFONET_FEATURES])
+    with pytest.raises(ValueError, match="must start with log_n"):
+        check_feature_names(["gauss_ns", "log_n", *INFONET_FEATURES])
+    with pytest.raises(ValueError, match="end with"):
+        check_feature_names(["log_n", *INFONET_FEATURES, "gauss_ns"])
+    with pytest.raises(ValueError, match="repeated"):
+        check_feature_names(["log_n", "gauss_ns", "gauss_ns", *INFONET_FEATURES])
+    with pytest.raises(ValueError, match="12 feature names for an MLP of 20 inputs"):
+        SupervisedReadout(ReadoutMLP(20), feature_names=FEATURE_NAMES)
 
 
 def test_rank_random_ties_breaks_ties_uniformly_inside_groups():
@@ -123,7 +145,8 @@ def test_quantiles_are_ordered_and_save_load_round_trip(tmp_path):
     lo0, mid0, hi0 = ro.estimate_interval(f.numpy())
     np.testing.assert_array_equal(mid, mid0)
     assert (lo <= mid).all() and (mid <= hi).all() and (lo >= 0).all()
-    assert SupervisedReadout.load(path).info == {"note": "test"}
+    back = SupervisedReadout.load(path)
+    assert back.info == {"note": "test"} and back.feature_names == tuple(FEATURE_NAMES)
 
 
 def test_tiny_supervised_fit_ranks_dependence():
@@ -155,7 +178,8 @@ def test_bundled_readout_if_present():
         pytest.skip("no bundled read-out")
     rng = np.random.default_rng(5)
     xs, ys = zip(*(T.gauss(r).sample(1000, rng) for r in (0.0, 0.9)))
-    lo, mid, hi = estimate_interval(compute_features(np.array(xs), np.array(ys)))
+    ro = SupervisedReadout.pretrained()
+    lo, mid, hi = estimate_interval(ro.features(np.array(xs), np.array(ys)))  # its own feature set
     assert mid[0] < 0.02 and abs(mid[1] - T.gauss_mi(0.9)) < 0.08
     assert (lo <= mid).all() and (mid <= hi).all() and lo[1] < T.gauss_mi(0.9) < hi[1]
 
