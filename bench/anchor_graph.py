@@ -177,7 +177,19 @@ def graph_stats(ev) -> dict:
         false_edges += false
         edges_total += len(edges) // 2
     w = len(ev.results)
-    return {'windows': w, 'links_held_mean': float(np.mean(held)),
+    # per-pair false-positive rate of the p-values at 0.05 (before BH): independent pairs,
+    # and the noise stream's pairs alone
+    p_indep, p_noise = [], []
+    for r in ev.results:
+        for k, (i, j) in enumerate(r.pairs):
+            a, b = r.streams[i], r.streams[j]
+            if (a, b) in indep or (b, a) in indep:
+                p_indep.append(r.p_value[k])
+                if 'noise' in (a, b):
+                    p_noise.append(r.p_value[k])
+    return {'p_le_0.05_independent': float(np.mean(np.asarray(p_indep) <= 0.05)),
+            'p_le_0.05_noise': float(np.mean(np.asarray(p_noise) <= 0.05)),
+            'windows': w, 'links_held_mean': float(np.mean(held)),
             'links_held_min': int(np.min(held)),
             'windows_with_all_6': float(np.mean(np.asarray(held) == 6)),
             'noise_linked_windows': noise_windows / w,
@@ -262,9 +274,14 @@ def main(argv=None) -> int:
                         help='estimators to run (default: both)')
     parser.add_argument('--no-pcmci', action='store_true')
     parser.add_argument('--reuse-pcmci', action='store_true',
-                        help='take the PCMCI reference from bench/results/anchor_graph.json '
+                        help='take the PCMCI reference (and the rows of estimators not '
+                             'run now) from bench/results/anchor_graph.json '
                              '(same seeded log; PCMCI took 816 s on the shared 2-core machine)')
+    parser.add_argument('--prewhitened', action='append', choices=('infonet', 'ksg'),
+                        help='estimators with significance: prewhitened rows '
+                             '(default: infonet)')
     args = parser.parse_args(argv)
+    args.prewhitened = args.prewhitened or ['infonet']
     from infonet_ros.bag_eval import evaluate_bag
     start = time.perf_counter()
     data = simulate_log(seed=0)
@@ -274,9 +291,17 @@ def main(argv=None) -> int:
         bag = write_log_bag(Path(tmp) / 'legged_log', data)
         out['bag_write_s'] = round(time.perf_counter() - start, 1)
         runs = {'threshold 0.1 nats': {'graph_threshold': OLD_THRESHOLD},
-                'fdr 0.05 (calibrated p)': {'graph_method': 'fdr', 'graph_alpha': 0.05}}
+                'fdr 0.05 (calibrated p)': {'graph_method': 'fdr', 'graph_alpha': 0.05},
+                'threshold 0.1 nats, prewhitened p': {'graph_threshold': OLD_THRESHOLD,
+                                                      'significance': 'prewhitened'},
+                'fdr 0.05, prewhitened p': {'graph_method': 'fdr', 'graph_alpha': 0.05,
+                                            'significance': 'prewhitened'},
+                'fdr 0.01, prewhitened p': {'graph_method': 'fdr', 'graph_alpha': 0.01,
+                                            'significance': 'prewhitened'}}
         for est in args.estimator or ('infonet', 'ksg'):
             for label, params in runs.items():
+                if 'prewhitened' in label and est not in args.prewhitened:
+                    continue
                 t = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore', RuntimeWarning)
@@ -289,6 +314,11 @@ def main(argv=None) -> int:
                     stats['links'] = link_mi(ev)
                 out[f'{est} / {label}'] = stats
                 print(est, label, stats, flush=True)
+    previous_out = ROOT / 'bench' / 'results' / 'anchor_graph.json'
+    if args.reuse_pcmci and previous_out.is_file():   # rows of estimators not rerun
+        for key, row in json.loads(previous_out.read_text()).items():
+            if isinstance(row, dict) and 'links_held_mean' in row and key not in out:
+                out[key] = row
     out['prewhitened'] = prewhitened_reference(data)
     print('prewhitened', out['prewhitened'], flush=True)
     previous = ROOT / 'bench' / 'results' / 'anchor_graph.json'
@@ -317,8 +347,9 @@ def markdown(out) -> str:
              'different legs).', '',
              '| estimator / edges | windows | cmd->own joint links held (mean, min of 6) | '
              'windows with all 6 | windows where noise is linked | false-edge rate '
-             '(independent pairs) | false share of edges | edges / window | ms / window |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+             '(independent pairs) | false share of edges | edges / window | p <= 0.05: '
+             'independent pairs, noise pairs | ms / window |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     for key, s in out.items():
         if not isinstance(s, dict) or 'links_held_mean' not in s:
             continue
@@ -326,6 +357,8 @@ def markdown(out) -> str:
                      f"{s['links_held_min']} | {s['windows_with_all_6']:.2f} | "
                      f"{s['noise_linked_windows']:.2f} | {s['false_edge_rate']:.3f} | "
                      f"{s['false_discovery_share']:.3f} | {s['edges_per_window']:.1f} | "
+                     + (f"{s['p_le_0.05_independent']:.3f}, {s['p_le_0.05_noise']:.3f} | "
+                        if 'p_le_0.05_noise' in s else 'not measured | ') +
                      f"{s['per_window_ms']} |")
     lines += ['', 'Command -> own-joint links under fdr (InfoNet): MI median / min over '
               'windows (nats), largest p-value:', '',
@@ -333,6 +366,12 @@ def markdown(out) -> str:
     for link, v in out['infonet / fdr 0.05 (calibrated p)']['links'].items():
         lines.append(f"| {link} | {v['mi_median']:.3f} | {v['mi_min']:.3f} | "
                      f"{v['p_max']:.2g} |")
+    if 'infonet / fdr 0.05, prewhitened p' in out:
+        lines += ['', 'The same links with `significance: prewhitened` (same MI, new p):', '',
+                  '| link | MI median | MI min | p max |', '| --- | --- | --- | --- |']
+        for link, v in out['infonet / fdr 0.05, prewhitened p']['links'].items():
+            lines.append(f"| {link} | {v['mi_median']:.3f} | {v['mi_min']:.3f} | "
+                         f"{v['p_max']:.2g} |")
     pw = out['prewhitened']
     lines += ['', 'Not in the pipeline, for the lag work: the same windows prewhitened (AR(5) '
               'innovations of each stream) and lagged (cmd_i at t - L against qd_i at t, '

@@ -198,7 +198,7 @@ class MIPipeline:
         if cfg.has_vectors or cfg.lag_samples > 0:
             (mi, mi_low, mi_high), p_value, constant, scan = self._evaluate_lags_and_vectors(window, cfg)
         else:
-            (mi, mi_low, mi_high), p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations)
+            (mi, mi_low, mi_high), p_value, constant = self._mi_and_p_values(data, pairs, cfg.permutations, cfg)
         for c in np.flatnonzero(constant):
             notes.append(f"stream '{columns[c]}' is constant over the window")
         bad = ~np.isfinite(mi)
@@ -301,8 +301,8 @@ class MIPipeline:
             if col_pairs:
                 if cfg.permutations > 0:
                     pv = self._permutation_p_values(data, col_pairs, mi[scalar], cfg.permutations)
-                else:   # the zero-lag estimate against the calibrated null
-                    pv = self._calibrated_p_values(data, col_pairs, mi[scalar])
+                else:   # calibrated: the null table, or prewhitened innovations
+                    pv = self._significance_p_values(data, col_pairs, mi[scalar], cfg)
                 bad = np.array([constant[a] or constant[b] for a, b in col_pairs])
                 pv[bad] = 1.0
                 pv[~np.isfinite(mi[scalar])] = np.nan
@@ -394,7 +394,7 @@ class MIPipeline:
                                'streams; ~/estimate answers scalar pairs (the published '
                                'messages carry the sliced MI of vector pairs)')
         column_pairs = [(groups[i][0], groups[j][0]) for i, j in index_pairs]
-        q, p_value, _ = self._mi_and_p_values(data, column_pairs, cfg.permutations)
+        q, p_value, _ = self._mi_and_p_values(data, column_pairs, cfg.permutations, cfg)
         names = [f'{cfg.stream_names[i]}:{cfg.stream_names[j]}' for i, j in index_pairs]
         return self._result(names, q, p_value, len(data), window.t_start, window.t_end)
 
@@ -405,9 +405,11 @@ class MIPipeline:
                               t_start=t_start, t_end=t_end)
 
     def _mi_and_p_values(self, data: np.ndarray, pairs: list[tuple[int, int]],
-                         permutations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         permutations: int, config: PipelineConfig | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """((MI, low, high) [P] each, p-values [P], constant-column mask [K]) of ``pairs``
-        of ``data``; low/high NaN where the estimator gives no interval."""
+        of ``data``; low/high NaN where the estimator gives no interval. ``config``
+        (default ``self.config``) chooses the calibrated test (``significance``)."""
         with self._lock:
             mi, low, high = self._estimate(data, pairs)
             # Constant streams carry no information; say so instead of trusting the
@@ -421,10 +423,39 @@ class MIPipeline:
             if permutations > 0:
                 p_value = self._permutation_p_values(data, pairs, mi, permutations)
             else:
-                p_value = self._calibrated_p_values(data, pairs, mi)
+                p_value = self._significance_p_values(data, pairs, mi,
+                                                      config or self.config)
             p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
             p_value[~np.isfinite(mi)] = np.nan
         return (mi, low, high), p_value, constant
+    def _significance_p_values(self, data, pairs, mi, cfg: PipelineConfig) -> np.ndarray:
+        """Calibrated p [P] of column ``pairs`` of ``data`` [N, K] by ``cfg.significance``:
+        'table' (``_calibrated_p_values``: the zero-lag MI ``mi`` [P] against the null
+        table) or 'prewhitened' (``prewhiten.prewhitened_p_values``: the MI of the
+        streams' AR innovations at lags -significance_lags..significance_lags, one more
+        batched estimator call). Pairs of two tied streams (``tied_streams``: binary,
+        quantised, saturated) keep the table's p: the linear AR innovations of a discrete
+        autocorrelated stream are not independent over time (docs/SIGNIFICANCE.md).
+        NaN without a null table."""
+        p_value = self._calibrated_p_values(data, pairs, mi)
+        if cfg.significance != 'prewhitened' or self.null is None \
+                or not hasattr(self.estimator, 'estimate_batch') or not pairs:
+            return p_value
+        import warnings
+
+        from infonet_ros.copula import tie_summary
+        from infonet_ros.prewhiten import prewhitened_p_values
+        distinct, top = tie_summary(data)
+        tied = (distinct <= TIED_MAX_LEVELS) | (top >= TIED_TOP_SHARE)
+        rows = [r for r, (i, j) in enumerate(pairs) if not (tied[i] and tied[j])]
+        if rows:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', RuntimeWarning)   # constant rows: p = 1
+                p_value[rows] = prewhitened_p_values(
+                    self.estimator.estimate_batch, self.null, data,
+                    [pairs[r] for r in rows], cfg.significance_lags)
+        return p_value
+
     def _calibrated_p_values(self, data, pairs, mi) -> np.ndarray:
         """p [P] from the estimator's null table at (N, Bartlett factor Bq) of each pair;
         pairs the estimator answers with the discrete plug-in get the G test. NaN when

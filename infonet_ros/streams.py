@@ -39,6 +39,7 @@ __all__ = [
 
 NODE_NAME = 'infonet_estimator'
 ESTIMATORS = ('infonet', 'ksg')
+SIGNIFICANCE_METHODS = ('table', 'prewhitened')   # docs/SIGNIFICANCE.md
 MIN_WINDOW_SIZE = 32   # the estimators' minimum sample count (estimator.MIN_SAMPLES)
 LOG_LEVELS = ('debug', 'info', 'warn', 'error', 'fatal')
 # Parameters every rclpy node may carry; accepted and ignored by PipelineConfig.
@@ -205,6 +206,8 @@ class PipelineConfig:
     graph_method: str = 'threshold'  # threshold | fdr (Benjamini-Hochberg on the p-values)
     graph_alpha: float = 0.05        # false-discovery rate of graph_method fdr
     null_path: str = ''              # null table for the p-values; empty = the shipped one
+    significance: str = 'table'      # table | prewhitened (AR innovations, lags, Sidak)
+    significance_lags: int = 3       # prewhitened: innovation lags -L..L, samples
 
     @property
     def window_span_s(self) -> float:
@@ -468,6 +471,15 @@ PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
     ParameterSpec('null_path', 'null table (JSON from scripts/calibrate_null.py) for the '
                   "p-values; empty = the shipped one of the estimator (data/null_<estimator>"
                   '.json)'),
+    ParameterSpec('significance', 'how p_value is computed without permutations: table '
+                  "(the pair's zero-lag MI against the null table at its autocorrelation) or "
+                  "prewhitened (each stream's AR innovations, MI at lags -significance_lags.."
+                  'significance_lags against the white null, Sidak over the lags; about '
+                  '2 significance_lags + 1 times the estimator rows)', runtime=True,
+                  choices=SIGNIFICANCE_METHODS),
+    ParameterSpec('significance_lags', 'significance prewhitened: largest lag of the '
+                  'innovations, samples of the timeline (0: zero lag only)', runtime=True,
+                  low=0, high=50),
     ParameterSpec('log_level', "level of this node's logger only; empty = as set by "
                   '--ros-args --log-level', runtime=True, choices=('',) + LOG_LEVELS),
 )}

@@ -383,3 +383,22 @@ def test_saturating_command_is_not_linked_to_noise(tmp_path):
     assert set(tied) == {'cmd'} and tied['cmd']['windows'] == windows
     assert 0.15 < tied['cmd']['max_most_common_share'] < 0.35   # one of the two limits
     assert '## Tied streams' in (out / 'summary.md').read_text()
+
+
+def test_prewhitened_p_values_in_mi_csv(bags, report, tmp_path):
+    """significance: prewhitened through the command line: same MI as the table run,
+    p-values from the innovations, the coupled pair still tiny, battery rarely small."""
+    params = write_params(tmp_path / 'params.yaml', significance='prewhitened')
+    assert main([str(bags['mcap']), '--config', str(params), '--out', str(tmp_path / 'o'),
+                 '-q']) == 0
+    rows, table_rows = read_rows(tmp_path / 'o'), read_rows(report[1])
+    assert [r['mi'] for r in rows] == [r['mi'] for r in table_rows]
+    p = np.array([float(r['p_value']) for r in rows])
+    assert np.all((p > 0) & (p <= 1))
+    assert not np.allclose(p, [float(r['p_value']) for r in table_rows])
+    on, off = SCENARIO.t0 + ON, SCENARIO.t0 + OFF
+    coupled = [float(r['p_value']) for r in rows if (r['first'], r['second']) ==
+               ('cmd_vx', 'accel_x') and float(r['t_start']) >= on and float(r['t_end']) < off]
+    assert coupled and max(coupled) < 1e-3
+    battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
+    assert np.mean(np.array(battery) <= 0.05) < 0.2

@@ -225,16 +225,19 @@ def test_dependent_pair_and_graph_from_live_topics(tmp_path):
 
 
 @pytest.mark.slow
-def test_fdr_graph_with_p_values_from_live_topics(tmp_path):
+@pytest.mark.parametrize('significance', ['table', 'prewhitened'])
+def test_fdr_graph_with_p_values_from_live_topics(tmp_path, significance):
     """graph_method fdr: edges by Benjamini-Hochberg over the window's calibrated
-    p-values, which both messages carry for every pair."""
+    p-values (the null table, or prewhitened innovations at lags), which both messages
+    carry for every pair."""
     names = ['accel_x', 'cmd_vx', 'noise']
     streams = {'accel_x': ('/test/imu', 'sensor_msgs/msg/Imu', 'linear_acceleration.x'),
                'cmd_vx': ('/test/cmd_vel', 'geometry_msgs/msg/Twist', 'linear.x'),
                'noise': ('/test/noise', 'std_msgs/msg/Float64', 'data')}
     out, log, code = run_scenario(tmp_path, 'gaussian', streams,
                                   {'window_size': 256, 'sample_rate_hz': 100.0,
-                                   'graph_method': 'fdr', 'graph_alpha': 0.05}, n_windows=4)
+                                   'graph_method': 'fdr', 'graph_alpha': 0.05,
+                                   'significance': significance}, n_windows=4)
     for m in out['mi']:
         assert all(0 < p <= 1 for p in m.p_value), list(m.p_value)
         assert m.p_value[0] < 1e-3                     # accel_x:cmd_vx, rho = 0.8
