@@ -216,7 +216,10 @@ def main(argv=None):
     for kv in args.set:
         k, v = kv.split("=", 1)
         cfg[k] = yaml.safe_load(v)
-    cfg["features"] = list(check_feature_names(cfg["features"], "config features"))
+    try:
+        cfg["features"] = list(check_feature_names(cfg["features"], "config features"))
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(int(cfg["seed"]))
     out = Path(cfg["out_dir"])
