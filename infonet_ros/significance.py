@@ -115,7 +115,8 @@ class NullTable:
     ``b[g, c]``; ``quantiles[g, c, l]`` is the ``levels[l]`` quantile (nats) of group c.
     Above the last level the survival function is ``tail_p[g, c] *
     exp(-(mi - q_last) / tail_scale[g, c])`` (an exponential tail fitted to the
-    exceedances over the ``tail_level`` quantile). Between grid points the quantiles are
+    exceedances over the ``tail_level`` quantile, or over the group's 100 largest values
+    where it is deeper). Between grid points the quantiles are
     interpolated linearly in log B, then in log N; below the B range the first group is
     used, above it and beyond the N grid they follow power laws in B and N fitted to the
     two outermost groups and sizes.
@@ -300,7 +301,9 @@ def fit_table(method: str, fingerprint: dict, probe, samples: dict, levels,
             above = v[v > q[-1]]
             # a null that is (almost) all one value: at most 1 / (M + 1) above it
             row_p.append(max(above.size, 1) / (v.size + 1.0))
-            u = np.quantile(v, tail_level)
+            # the tail's exponential scale from the top 10 %, or from the 100 largest values
+            # where the group is deeper (the far tail is heavier than the top 10 % say)
+            u = np.quantile(v, max(tail_level, 1.0 - 100.0 / v.size))
             excess = v[v > u] - u
             if excess.size >= 10:
                 scale = float(excess.mean())

@@ -22,12 +22,16 @@ Pairs go through
 the public ``estimate_batch`` exactly as the pipeline sends them (copula ranks with the
 per-pair tie-breaking of copula.py). Pairs the estimator answers with the discrete plug-in
 (both columns discrete, a small joint table) are left out: their p-value is the G test.
+On top, infonet gets 14 000 iid Gaussian pairs per N (``--white-draws``), which fill the
+B ~ 1 group (white streams, and the innovations of ``significance: prewhitened``) deeply
+enough for its 0.999 quantile.
 The table stores, for each N of a log-spaced grid from 32 to 8192 and each B group, the
-quantiles at levels 0, 0.01, ..., 0.99 and an exponential tail above the 0.9 quantile.
+quantiles at levels 0, 0.01, ..., 0.99, 0.995, 0.998, 0.999 and an exponential tail
+fitted to the group's 100 largest values (or its top 10 %, whichever is smaller a share).
 Beyond the grid the quantiles follow a power law in N fitted to the two outermost sizes
 (significance.NullTable.at).
 
-Cost (1 core, idle): about 5 min for infonet (16000 draws per N), 3 min for ksg (6000
+Cost (1 core, idle): about 6 min for infonet (16000 + 14000 draws per N), 3 min for ksg (6000
 draws per N, N <= 4096: KSG costs O(N log N) per pair in Python).
 """
 
@@ -52,12 +56,17 @@ from infonet_ros.significance import (bartlett_factors_rows,  # noqa: E402
                                       probe_estimates)
 
 N_GRID = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
-LEVELS = np.round(np.arange(0, 100) / 100, 2)     # 0, 0.01, ..., 0.99
+# 0, 0.01, ..., 0.99 and a deeper upper tail: Benjamini-Hochberg over ~100 pairs decides
+# at p ~ 5e-4 - 5e-3, where an extrapolated tail was 2-4x liberal (docs/SIGNIFICANCE.md)
+LEVELS = np.concatenate([np.round(np.arange(0, 100) / 100, 2), [0.995, 0.998, 0.999]])
 FAMILIES = ('gauss', 'student_t2', 'binary', 'levels', 'clipped')
 FAMILY_P = (0.4, 0.15, 0.15, 0.15, 0.15)
 PROCESSES = ('white', 'ar1', 'lowpass2', 'ar2')
 PROCESS_P = (0.1, 0.3, 0.35, 0.25)
 DRAWS = {'infonet': 16000, 'ksg': 6000}           # per N
+# extra white Gaussian pairs per N: they fill the B ~ 1 group (innovations of prewhitened
+# streams, white streams) deep enough to read its 0.999 quantile
+WHITE_DRAWS = {'infonet': 14000, 'ksg': 0}
 MAX_N = {'infonet': 8192, 'ksg': 4096}
 CHUNK = 250                                       # pairs per estimate_batch call
 
@@ -99,8 +108,11 @@ def marginal(rng: np.random.Generator, family: str, z: np.ndarray) -> np.ndarray
     raise ValueError(f'unknown family {family!r}')
 
 
-def draw_pairs(rng, n: int, m: int):
-    """m independent pairs of length n: xs, ys [m, n], names [m] ('process/family' x2)."""
+def draw_pairs(rng, n: int, m: int, white: bool = False):
+    """m independent pairs of length n: xs, ys [m, n], names [m] ('process/family' x2).
+    ``white``: iid Gaussian pairs only."""
+    if white:
+        return rng.standard_normal((m, n)), rng.standard_normal((m, n)), ['white/gauss white/gauss'] * m
     xs, ys, names = np.empty((m, n)), np.empty((m, n)), []
     for k in range(m):
         label = []
@@ -123,19 +135,21 @@ def make_estimator(name: str, model: str | None):
     return InfoNetEstimator.pretrained(device='cpu', threads=1)
 
 
-def simulate(estimator, name: str, draws: int, seed: int, grid, progress: bool = True):
+def simulate(estimator, name: str, draws: int, seed: int, grid, progress: bool = True, white_draws: int = 0):
     """{N: (null estimates [M], Bartlett factors Bq [M])}, {N: {family: q95 of white
     draws}} and the plug-in share."""
     from tqdm import tqdm
     samples, by_family, plugin_share = {}, {}, {}
-    with tqdm(total=sum(grid) * draws, unit='sample', unit_scale=True, desc=f'null {name}',
+    with tqdm(total=sum(grid) * (draws + white_draws), unit='sample', unit_scale=True, desc=f'null {name}',
               disable=not progress, dynamic_ncols=True) as bar:
         for n in grid:
             rng = np.random.default_rng([seed, n])
             values, bs, names, plugin = [], [], [], 0
-            for start in range(0, draws, CHUNK):
-                m = min(CHUNK, draws - start)
-                xs, ys, labels = draw_pairs(rng, n, m)
+            chunks = [(start, False) for start in range(0, draws, CHUNK)]
+            chunks += [(draws + start, True) for start in range(0, white_draws, CHUNK)]
+            for start, white_only in chunks:
+                m = min(CHUNK, (draws + white_draws if white_only else draws) - start)
+                xs, ys, labels = draw_pairs(rng, n, m, white_only)
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore', RuntimeWarning)
                     est = np.asarray(estimator.estimate_batch(xs, ys), np.float64)
@@ -151,7 +165,7 @@ def simulate(estimator, name: str, draws: int, seed: int, grid, progress: bool =
                 bar.update(m * n)
             values = np.asarray(values)
             samples[n] = (values, np.asarray(bs))
-            plugin_share[n] = plugin / draws
+            plugin_share[n] = plugin / (draws + white_draws)
             white = np.array([lab.count('white/') == 2 for lab in names])
             by_family[n] = {}
             for fam in ('gauss', 'student_t2', 'tied'):
@@ -171,6 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument('--model', help='InfoNet weights (default: the bundled ones)')
     parser.add_argument('--out', help='output JSON (default: infonet_ros/data/null_<est>.json)')
     parser.add_argument('--draws', type=int, help=f'independent pairs per N (default {DRAWS})')
+    parser.add_argument('--white-draws', type=int,
+                        help=f'extra iid Gaussian pairs per N (default {WHITE_DRAWS})')
     parser.add_argument('--max-n', type=int, help=f'largest N of the grid (default {MAX_N})')
     parser.add_argument('--seed', type=int, default=13)
     parser.add_argument('-q', '--quiet', action='store_true')
@@ -185,11 +201,12 @@ def main(argv=None) -> int:
             parser.error('--max-n must be at least 64')
         estimator = make_estimator(name, args.model)
         draws = args.draws or DRAWS[name]
+        white_draws = WHITE_DRAWS[name] if args.white_draws is None else args.white_draws
         start = time.perf_counter()
         samples, by_family, plugin_share = simulate(estimator, name, draws, args.seed, grid,
-                                                    progress=not args.quiet)
+                                                    progress=not args.quiet, white_draws=white_draws)
         info = {'seed': args.seed, 'families': dict(zip(FAMILIES, FAMILY_P)),
-                'processes': dict(zip(PROCESSES, PROCESS_P)), 'draws': draws,
+                'processes': dict(zip(PROCESSES, PROCESS_P)), 'draws': draws, 'white_draws': white_draws,
                 'q95_white_by_family': {str(k): v for k, v in by_family.items()},
                 'plugin_share': {str(k): round(v, 4) for k, v in plugin_share.items()},
                 'seconds': round(time.perf_counter() - start, 1),
