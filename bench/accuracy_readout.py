@@ -132,7 +132,7 @@ def main(argv=None):
         t1 = time.perf_counter()
         inf = infonet.estimate_batch(xs, ys)
         t2 = time.perf_counter()
-        feats = compute_features(xs, ys, infonet.model, 0)
+        feats = compute_features(xs, ys, infonet.model, 0, ro.feature_names)
         lo, mid, hi = ro.estimate_interval(feats)
         raw_mid = ro.quantiles_unclipped(feats)[:, 1]
         t3 = time.perf_counter()
@@ -200,7 +200,8 @@ def main(argv=None):
                 seeds = [T.data_seed(t.name, n, j) for j in range(args.coverage_repeats)]
                 smp = [t.sample(n, s_) for s_ in seeds]
                 lo_, mid_, hi_ = ro.estimate_interval(compute_features(np.stack([a for a, _ in smp]),
-                                                                       np.stack([b for _, b in smp]), infonet.model, 0))
+                                                                       np.stack([b for _, b in smp]), infonet.model, 0,
+                                                                       ro.feature_names))
                 tr_ = t.mutual_information
                 f_ = family_of(t)
                 per_fam.setdefault(f_, []).append(((lo_ <= tr_) & (tr_ <= hi_), mid_ - tr_))

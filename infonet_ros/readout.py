@@ -10,7 +10,9 @@ interval. Monotone by construction: low = mid - softplus(a), high = mid + softpl
 Outputs are clipped at 0 (MI >= 0).
 
 Features of one set (all symmetric in (x, y), invariant to strictly increasing maps;
-ties broken uniformly at random inside each tie group, ``rank_random_ties``):
+ties broken uniformly at random inside each tie group, ``rank_random_ties``). All of them
+are ``ALL_FEATURES``; a read-out names the ones it reads (``FEATURE_NAMES``, 12, is the
+shipped read-out's set) and only those are computed:
 
 * ``log_n``
 * ``hist_f*``: Miller-Madow corrected plug-in MI of the B x B rank histogram,
@@ -72,7 +74,7 @@ ALL_FEATURES = tuple(
 )
 # the default set of a new read-out (``train_readout``'s ``features``): the block variances,
 # the coarser spacings and the outermost histogram resolutions add nothing once the Vasicek
-# entropies are in (docs/READOUT.md, "Feature set"), and cost ~40 % of the rank statistics
+# entropies are in (docs/READOUT.md, "Features"), and cost ~40 % of the rank statistics
 FEATURE_NAMES = (
     "log_n", "hist_f0.8", "hist_f1.25", "hist_f2", "gauss_ns", "spacing_mean", "spacing_max",
     "vasicek_m16", "vasicek_m64", *INFONET_FEATURES,
