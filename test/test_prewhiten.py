@@ -91,14 +91,15 @@ def test_independent_autocorrelated_streams_get_uniform_p_values(pipeline):
 
 def test_lagged_dependence_of_autocorrelated_streams_gets_a_small_p(pipeline):
     """y follows x two samples later, both AR(1) (phi 0.9): small p; the same y against
-    an independent AR(1) stream: not."""
+    an independent AR(1) stream: not. (p ~ 2e-4 for the pair since the null table's far
+    tail is calibrated, bench/null_tail.py; the exponential tail before gave < 1e-4.)"""
     rng = np.random.default_rng(3)
     x, e, z = ar1(rng, 258, 3).T
     y = 0.5 * x[:-2] + e[2:]
     data = np.column_stack([x[2:], y, z[2:]])
     p = prewhitened_p_values(pipeline.estimator.estimate_batch, pipeline.null, data,
                              [(0, 1), (0, 2), (1, 2)], 3)
-    assert p[0] < 1e-4 and p[1] > 0.01 and p[2] > 0.01, p
+    assert p[0] < 1e-3 and p[1] > 0.01 and p[2] > 0.01, p
     # without the lags the delayed copy is not seen as clearly
     assert prewhitened_p_values(pipeline.estimator.estimate_batch, pipeline.null, data,
                                 [(0, 1)], 0)[0] > p[0]
