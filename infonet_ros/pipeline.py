@@ -428,6 +428,7 @@ class MIPipeline:
             p_value[constant[[i for i, _ in pairs]] | constant[[j for _, j in pairs]]] = 1.0
             p_value[~np.isfinite(mi)] = np.nan
         return (mi, low, high), p_value, constant
+
     def _significance_p_values(self, data, pairs, mi, cfg: PipelineConfig) -> np.ndarray:
         """Calibrated p [P] of column ``pairs`` of ``data`` [N, K] by ``cfg.significance``:
         'table' (``_calibrated_p_values``: the zero-lag MI ``mi`` [P] against the null
