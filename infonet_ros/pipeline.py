@@ -114,15 +114,21 @@ TIED_MAX_LEVELS = DISCRETE_MAX_LEVELS   # at most this many distinct values in a
 TIED_TOP_SHARE = 0.10    # ... or one value in at least this share of it is reported as tied
 
 
+def is_tied(distinct: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """The tied-stream rule on ``copula.tie_summary`` output ([K] each): few distinct values
+    or one dominant value -> bool [K]."""
+    return (distinct <= TIED_MAX_LEVELS) | (top >= TIED_TOP_SHARE)
+
+
 def tied_streams(data: np.ndarray, names: list[str]) -> dict[str, tuple[int, float]]:
     """Streams of a window [N, K] with few distinct values or a dominant value (a contact
     flag, a mode, a quantised encoder, a saturated command): name -> (distinct values, share
     of the most common value). Not constant streams (those are noted separately)."""
     from infonet_ros.copula import tie_summary
     distinct, top = tie_summary(data)
+    tied = is_tied(distinct, top)
     return {names[k]: (int(distinct[k]), float(top[k])) for k in range(len(names))
-            if 1 < distinct[k] < len(data)
-            and (distinct[k] <= TIED_MAX_LEVELS or top[k] >= TIED_TOP_SHARE)}
+            if 1 < distinct[k] < len(data) and tied[k]}
 
 
 def make_estimator(config: PipelineConfig):
@@ -446,8 +452,7 @@ class MIPipeline:
 
         from infonet_ros.copula import tie_summary
         from infonet_ros.prewhiten import prewhitened_p_values
-        distinct, top = tie_summary(data)
-        tied = (distinct <= TIED_MAX_LEVELS) | (top >= TIED_TOP_SHARE)
+        tied = is_tied(*tie_summary(data))
         rows = [r for r, (i, j) in enumerate(pairs) if not (tied[i] and tied[j])]
         if rows:
             with warnings.catch_warnings():
