@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from infonet_ros.evidence import EvidenceMemory
 from infonet_ros.graph import graph_edges
 from infonet_ros.streams import MIN_WINDOW_SIZE, PipelineConfig, parse_pairs
 from infonet_ros.windowing import DISCRETE_MAX_LEVELS, Window
@@ -79,6 +80,9 @@ class WindowResult:
 
     # how the edges were decided: 'threshold', 'fdr' or 'permutation_test'
     graph_method: str = 'threshold'
+    # [P] windows whose p-values ``p_value`` combines (significance_memory; 1 = this
+    # window alone, 0 = no p-value)
+    memory_windows: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ('mi_low', 'mi_high'):
@@ -163,7 +167,9 @@ def make_estimator(config: PipelineConfig):
 
 
 class MIPipeline:
-    """Evaluates windows with one estimator; keeps no state between windows."""
+    """Evaluates windows with one estimator. The only state kept between windows is the
+    evidence memory (``significance_memory``, ``evidence.EvidenceMemory``): the recent
+    windows' p-values per pair."""
 
     def __init__(self, config: PipelineConfig, estimator=None):
         self.config = config
@@ -183,6 +189,7 @@ class MIPipeline:
         # The live node evaluates windows on one thread and answers ~/estimate requests on
         # another; the estimator (and the permutation RNG) is not thread-safe.
         self._lock = threading.Lock()
+        self.memory = EvidenceMemory()
 
     def evaluate(self, window: Window, config: PipelineConfig | None = None) -> WindowResult:
         """MI of every configured pair of ``window`` (one batched estimator call).
@@ -213,6 +220,7 @@ class MIPipeline:
             notes.append(f"estimator returned {mi[p]} for pair '{a}:{b}'")
         latency = time.perf_counter() - start
 
+        p_value, memory_used = self._remember(window, cfg, p_value)
         lag_s = np.full(len(pairs), np.nan)
         mi_lag = np.full(len(pairs), np.nan)
         directed = np.zeros(len(pairs), dtype=bool)
@@ -234,7 +242,17 @@ class MIPipeline:
             streams=list(cfg.stream_names), pairs=pairs, mi=mi, p_value=p_value,
             edges=edges, method=self.method, latency_s=latency, device=self.device,
             notes=notes, tied=tied_streams(data, columns), lag_s=lag_s, mi_lag=mi_lag,
-            directed=directed, mi_low=mi_low, mi_high=mi_high, graph_method=graph_method)
+            directed=directed, mi_low=mi_low, mi_high=mi_high, graph_method=graph_method,
+            memory_windows=memory_used)
+
+    def _remember(self, window: Window, cfg: PipelineConfig, p_value: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Record this window's p-values and, with ``significance_memory`` > 1, return
+        them combined with the pair's earlier disjoint windows (``evidence``), and the
+        number of windows each combines."""
+        keys = [f'{a}:{b}' for a, b in cfg.pair_names]
+        return self.memory.combine(float(window.t_start), float(window.t_end), keys,
+                                   p_value, cfg.significance_memory)
 
     # --- lags and vector streams (issue 13) ---------------------------------------------
 

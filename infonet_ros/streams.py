@@ -208,6 +208,7 @@ class PipelineConfig:
     null_path: str = ''              # null table for the p-values; empty = the shipped one
     significance: str = 'table'      # table | prewhitened (AR innovations, lags, Sidak)
     significance_lags: int = 3       # prewhitened: innovation lags -L..L, samples
+    significance_memory: int = 1     # p combined over this many disjoint windows (Stouffer)
 
     @property
     def window_span_s(self) -> float:
@@ -480,6 +481,10 @@ PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
     ParameterSpec('significance_lags', 'significance prewhitened: largest lag of the '
                   'innovations, samples of the timeline (0: zero lag only)', runtime=True,
                   low=0, high=50),
+    ParameterSpec('significance_memory', 'p_value of a pair combined (Stouffer) over this '
+                  'many windows: the current one and the latest earlier ones that share no '
+                  'sample with it or each other; holds weak persistent links at the cost '
+                  'of inertia (1 = the window alone)', runtime=True, low=1, high=100),
     ParameterSpec('log_level', "level of this node's logger only; empty = as set by "
                   '--ros-args --log-level', runtime=True, choices=('',) + LOG_LEVELS),
 )}

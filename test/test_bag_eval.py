@@ -402,3 +402,27 @@ def test_prewhitened_p_values_in_mi_csv(bags, report, tmp_path):
     assert coupled and max(coupled) < 1e-3
     battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
     assert np.mean(np.array(battery) <= 0.05) < 0.2
+
+
+def test_significance_memory_in_mi_csv(bags, report, tmp_path):
+    """significance_memory 3: each pair's p-value combines its last three disjoint windows
+    (evidence.py): the same MI, the coupled pair still tiny, the battery still rarely
+    small, and p-values that differ from the window-alone run."""
+    single = write_params(tmp_path / 'single.yaml', significance='prewhitened')
+    params = write_params(tmp_path / 'params.yaml', significance='prewhitened',
+                          significance_memory=3)
+    for p, out in ((single, 'one'), (params, 'three')):
+        assert main([str(bags['mcap']), '--config', str(p), '--out', str(tmp_path / out),
+                     '-q']) == 0
+    rows, single_rows = read_rows(tmp_path / 'three'), read_rows(tmp_path / 'one')
+    assert [r['mi'] for r in rows] == [r['mi'] for r in single_rows]
+    p = np.array([float(r['p_value']) for r in rows])
+    p1 = np.array([float(r['p_value']) for r in single_rows])
+    assert np.all((p > 0) & (p <= 1))
+    assert np.mean(np.abs(p - p1) > 1e-9) > 0.5
+    on, off = SCENARIO.t0 + ON, SCENARIO.t0 + OFF
+    coupled = [float(r['p_value']) for r in rows if (r['first'], r['second']) ==
+               ('cmd_vx', 'accel_x') and float(r['t_start']) >= on and float(r['t_end']) < off]
+    assert coupled and max(coupled) < 1e-3
+    battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
+    assert np.mean(np.array(battery) <= 0.05) < 0.2

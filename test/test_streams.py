@@ -320,7 +320,7 @@ def test_parameter_schema_agrees_with_the_config():
     assert runtime == {'pairs', 'publish_rate_hz', 'graph_threshold', 'max_gap_s',
                        'stale_after_s', 'permutations', 'p_value_alpha', 'marker_frame_id',
                        'log_level', 'graph_method', 'graph_alpha', 'significance',
-                       'significance_lags'}
+                       'significance_lags', 'significance_memory'}
 
 
 def test_apply_changes_validates_runtime_parameters():
