@@ -220,7 +220,8 @@ def _edge_rule(cfg) -> str:
 
 def tied_stream_table(ev) -> list[dict]:
     """Streams with few distinct values or a dominant value in some windows (see
-    ``pipeline.tied_streams``): in how many windows, and their range of distinct values."""
+    ``pipeline.tied_streams``): in how many windows, and their range of distinct values.
+    A component of a vector stream is its own row ('js[1]'), in column order."""
     table: dict[str, dict] = {}
     for result in ev.results:
         for name, (levels, top) in getattr(result, 'tied', {}).items():
@@ -230,7 +231,9 @@ def tied_stream_table(ev) -> list[dict]:
             row['min_distinct'] = min(row['min_distinct'], levels)
             row['max_distinct'] = max(row['max_distinct'], levels)
             row['max_most_common_share'] = max(row['max_most_common_share'], top)
-    return [table[name] for name in ev.config.stream_names if name in table]
+    order = list(ev.config.column_names)
+    return [table[name] for name in order if name in table] \
+        + [table[name] for name in sorted(table) if name not in order]
 
 
 def _fmt(value, digits=3) -> str:

@@ -426,3 +426,30 @@ def test_significance_memory_in_mi_csv(bags, report, tmp_path):
     assert coupled and max(coupled) < 1e-3
     battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
     assert np.mean(np.array(battery) <= 0.05) < 0.2
+
+
+def test_tied_table_lists_vector_components():
+    """A tied component of a vector stream ('js[1]', a binary joint flag) is a row of the
+    report's tied-stream table, like a scalar stream (it used to be dropped)."""
+    from types import SimpleNamespace
+
+    from infonet_ros.pipeline import MIPipeline
+    from infonet_ros.report import tied_stream_table
+    from infonet_ros.streams import PipelineConfig
+    from infonet_ros.windowing import Window
+    cfg = PipelineConfig.from_params({
+        'stream_names': ['js', 'flag'], 'device': 'cpu', 'window_size': 256,
+        'streams': {'js': {'topic': '/js', 'type': 'sensor_msgs/msg/JointState',
+                           'field': 'position[0:3]'},
+                    'flag': {'topic': '/f', 'type': 'std_msgs/msg/Float64', 'field': 'data'}}})
+    rng = np.random.default_rng(0)
+    pipeline, results = MIPipeline(cfg), []
+    for k in range(2):
+        data = rng.standard_normal((256, 4))
+        data[:, 1] = data[:, 1] > 0                    # js[1]: binary
+        data[:, 3] = np.round(data[:, 3])              # flag: a handful of levels
+        t = 10.0 * k + np.arange(256) / 50.0
+        results.append(pipeline.evaluate(Window(t=t, data=data, t_start=t[0], t_end=t[-1])))
+    rows = tied_stream_table(SimpleNamespace(results=results, config=cfg))
+    assert [r['stream'] for r in rows] == ['js[1]', 'flag']
+    assert rows[0]['windows'] == 2 and rows[0]['min_distinct'] == rows[0]['max_distinct'] == 2
