@@ -509,8 +509,11 @@ class _EstimatorNode:
         now = self.get_clock().now().nanoseconds * 1e-9
         if self._last_tick is not None:
             if now < self._last_tick - 1.0:
+                # throttled: two clocks publishing /clock (a bag replayed beside a
+                # simulator) would otherwise warn on every tick
                 self.get_logger().warning(
-                    f'clock jumped back by {self._last_tick - now:.1f} s; restarting windows')
+                    f'clock jumped back by {self._last_tick - now:.1f} s; restarting windows',
+                    throttle_duration_sec=WARN_PERIOD_S)
                 self.aligner.reset()
                 self._last_t_end = None
             else:
