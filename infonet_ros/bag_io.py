@@ -363,7 +363,8 @@ class _SalvageReader:
     mcap: the records after the header, scanned in file order (no summary or footer
     needed; schemas and channels from rosbags' own scan, chunks decompressed and checked by
     rosbags) until the end of the file or the first damaged record; of a chunk cut short,
-    the complete messages are read when it is uncompressed (a compressed one is lost).
+    the complete messages before the cut are read (of a zstd or lz4 chunk, those in its
+    complete compressed blocks).
     sqlite3: the rows of ``messages`` in insertion order until the first damaged page, read
     from a copy padded to the size its header claims (sqlite refuses a file shorter than
     that). ``damage`` says where reading stopped ('' if at a clean end; then ``note``
@@ -470,12 +471,15 @@ class _SalvageReader:
                 (records_len,) = struct.unpack_from('<Q', body, 32 + n)
                 records = body[40 + n:40 + n + records_len]
                 if short:
-                    if not compression:
-                        yield from self._mcap_messages(_mcap_records(records, True), ids)
+                    # the records before the cut: as they are, or what the compressed
+                    # stream still decodes (zstd / lz4 frames decode block by block)
+                    data = _decompress_prefix(records, compression) if compression else records
+                    yield from self._mcap_messages(_mcap_records(data, True), ids)
                     raise ReaderError(
-                        f'chunk at byte {pos} cut short ({len(body)} of {length} bytes)'
-                        + (f'; its {compression} data cannot be read' if compression else
-                           '; its complete messages were read'))
+                        f'chunk at byte {pos} cut short ({len(body)} of {length} bytes); its '
+                        'complete messages were read'
+                        + (f' (of its {compression} data, the blocks before the cut)'
+                           if compression else ''))
                 data = decompress(records, compression, size, crc)
                 try:
                     yield from self._mcap_messages(_mcap_records(data), ids)
@@ -580,6 +584,25 @@ class _SalvageReader:
         self._close = []
 
 
+def _decompress_prefix(data: bytes, compression: str) -> bytes:
+    """What a cut compressed mcap chunk still yields: zstd and lz4 frames are decoded block
+    by block, so the bytes of every complete block before the cut (b'' when even the first
+    block is incomplete, or the data is not of that format)."""
+    try:
+        if compression == 'zstd':
+            try:
+                from compression import zstd        # Python >= 3.14
+            except ImportError:
+                from backports import zstd          # rosbags' dependency before 3.14
+            return zstd.ZstdDecompressor().decompress(data)
+        if compression == 'lz4':
+            import lz4.frame
+            return lz4.frame.LZ4FrameDecompressor().decompress(data)
+    except Exception:   # noqa: BLE001 -- a damaged stream yields nothing, never a crash
+        return b''
+    return b''
+
+
 def _mcap_records(data: bytes, partial: bool = False):
     """(opcode, body) of the mcap records in ``data`` (a chunk's records). ``partial``: the
     data was cut, stop quietly after the last complete record; else records that do not
@@ -598,22 +621,28 @@ def _mcap_records(data: bytes, partial: bool = False):
 
 
 def write_bag(path, topics: dict[str, str], messages: Iterable[tuple[str, float, Any]],
-              storage: str = 'mcap', typestore=None) -> Path:
+              storage: str = 'mcap', typestore=None, compressed: bool = False) -> Path:
     """Write a rosbag2 bag (``storage``: 'mcap' or 'sqlite3') with ``rosbags``.
 
     ``topics``: topic -> type string; ``messages``: ``(topic, log_time_s, msg)`` where
     ``msg`` is a message of ``typestore`` (default: Kilted), or already-serialised CDR bytes.
+    ``compressed``: zstd-compressed mcap chunks (rosbag2's storage compression; mcap only).
     Returns the bag path (a directory). The path must not exist.
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
     plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
     if storage not in plugins:
         raise ValueError(f"storage must be 'mcap' or 'sqlite3', got {storage!r}")
+    if compressed and storage != 'mcap':
+        raise ValueError(f'compressed bags are mcap only, got storage {storage!r}')
     ts = typestore or get_typestore(Stores.ROS2_KILTED)
     path = Path(path)
-    with Writer(path, version=9, storage_plugin=plugins[storage]) as writer:
+    writer = Writer(path, version=9, storage_plugin=plugins[storage])
+    if compressed:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
         conns = {topic: writer.add_connection(topic, canonical_type(t), typestore=ts)
                  for topic, t in topics.items()}
         for topic, t_s, msg in messages:

@@ -90,6 +90,52 @@ def test_truncated_bag_keeps_the_windows_before_the_cut(storage, bags, config, e
     assert ev.results[-1].t_end <= cut_at
 
 
+def test_truncated_compressed_mcap_keeps_the_blocks_before_the_cut(bags, config, estimator,
+                                                                   intact, tmp_path):
+    """A bag with zstd-compressed chunks (rosbag2's storage compression: two chunks of
+    1 MiB and 0.5 MiB here), cut at 30 %, inside the first chunk: its zstd blocks before the
+    cut are decoded and their messages kept (the whole chunk used to be lost, and with it
+    the whole bag), windows value for value as on the intact bag."""
+    from rosbags.typesys import Stores, get_typestore
+
+    from infonet_ros.demo_data import STREAMS, generate_messages
+    ts = get_typestore(Stores.ROS2_KILTED)
+    topics = {spec[0]: spec[1] for spec in STREAMS.values()}
+    bag = write_bag(tmp_path / 'zstd', topics, generate_messages(SCENARIO, ts), typestore=ts,
+                    compressed=True)
+    raw = storage_file(bag).read_bytes()
+    assert b'zstd' in raw and len(raw) < 0.5 * len(storage_file(bags['mcap']).read_bytes())
+    whole = evaluate_bag(bag, config, estimator, progress=False)
+    assert whole.damage == ''
+    same_windows(whole, intact['mcap'])
+    assert len(whole.results) == len(intact['mcap'].results)
+    cut = copy_bag(bag, tmp_path / 'cut', lambda b: b[:int(len(b) * 0.3)])
+    ev = evaluate_bag(cut, config, estimator, progress=False)
+    same_windows(ev, intact['mcap'])
+    assert 5 <= len(ev.results) < len(whole.results) - 5
+    assert 'chunk at byte 43 cut short' in ev.damage
+    assert 'zstd data, the blocks before the cut' in ev.damage
+
+
+@pytest.mark.parametrize('compression', ['zstd', 'lz4'])
+def test_cut_compressed_chunk_data_decodes_its_complete_blocks(compression):
+    """The two chunk compressions of mcap: a stream cut at 60 % gives a correct prefix of
+    more than a third of the data; garbage and unknown formats give nothing, no error."""
+    from infonet_ros.bag_io import _decompress_prefix
+    raw = np.random.default_rng(0).integers(0, 16, 2_000_000).astype(np.uint8).tobytes()
+    if compression == 'zstd':
+        from backports import zstd
+        packed = zstd.compress(raw)
+    else:
+        import lz4.frame
+        packed = lz4.frame.compress(raw)
+    out = _decompress_prefix(packed[:int(0.6 * len(packed))], compression)
+    assert len(raw) / 3 < len(out) < len(raw) and out == raw[:len(out)]
+    assert _decompress_prefix(packed, compression) == raw
+    assert _decompress_prefix(b'\xa5' * 4096, compression) == b''
+    assert _decompress_prefix(packed, 'brotli') == b''
+
+
 def test_command_line_on_a_truncated_bag(bags, tmp_path, capsys):
     """Exit status 3, one error line naming the file and where it was cut; the report has
     the windows before it and says where the bag was cut."""
