@@ -9,7 +9,11 @@ the one chosen after it), by Stouffer's method::
 
     z_i = Phi^-1(1 - p_i),    p = 1 - Phi(sum_i z_i / sqrt(m))       (m <= M windows)
 
-Under independence the window p-values are uniform and, on disjoint windows of streams
+A window with p = 1 (a constant stream: no information) is left out; InfoNet's null has a
+point mass at 0 (its clipped estimate), where the table gives Lancaster's mid-p rather than
+1 (``NullTable.p_values``), so that about half the windows of an independent pair do not
+each cast a z of minus infinity. Under independence the window p-values are uniform (on
+average, with the mid-p) and, on disjoint windows of streams
 whose autocorrelation has died out (the prewhitened test's innovations; any stream over
 windows much longer than its correlation time), close to independent, so the combined p is
 uniform too: false-positive rates and the FDR of the graph keep their meaning
@@ -34,18 +38,19 @@ from scipy.special import ndtri, ndtr
 
 __all__ = ['EvidenceMemory', 'stouffer']
 
-# p-values are clipped into [P_MIN, 1 - P_MIN] before Phi^-1: a window with p = 1 (a
-# constant stream) counts as strong evidence against an edge, not as -infinity
-P_MIN = 1e-12
+# p-values are clipped into [P_MIN, 1) before Phi^-1 (the null table floors its p-values
+# far above P_MIN; permutation p-values are >= 1 / (permutations + 1))
+P_MIN = 1e-300
 
 
 def stouffer(p_values: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Stouffer's combination of independent p-values along ``axis``; NaN entries are
-    left out (a pair without a p-value in some window), all-NaN gives NaN."""
+    """Stouffer's combination of independent p-values along ``axis``. Left out: NaN (a
+    pair without a p-value in some window) and p >= 1 (a window without information: a
+    constant stream; an estimate in the null's point mass at 0 has the mid-p, < 1, see
+    ``NullTable.p_values``); nothing left gives NaN."""
     p = np.asarray(p_values, dtype=np.float64)
-    finite = np.isfinite(p)
-    z = np.where(finite, ndtri(1.0 - np.clip(np.where(finite, p, 0.5), P_MIN, 1.0 - P_MIN)),
-                 0.0)
+    finite = np.isfinite(p) & (p < 1.0)
+    z = np.where(finite, -ndtri(np.clip(np.where(finite, p, 0.5), P_MIN, 1.0)), 0.0)
     m = finite.sum(axis=axis)
     with np.errstate(invalid='ignore', divide='ignore'):
         combined = ndtr(-z.sum(axis=axis) / np.sqrt(m))
@@ -93,11 +98,13 @@ class EvidenceMemory:
         self._history.append((float(t_start), float(t_end), dict(zip(keys, p_value.tolist()))))
         self._prune(t_start, t_end, windows)
         stacked = np.vstack(rows)
-        used = np.isfinite(stacked).sum(axis=0)
+        used = (np.isfinite(stacked) & (stacked < 1.0)).sum(axis=0)
         combined = stouffer(stacked, axis=0) if len(rows) > 1 else p_value.copy()
-        # no p-value now (no MI, no null table): none published, whatever the past said
-        combined[~np.isfinite(p_value)] = np.nan
-        used[~np.isfinite(p_value)] = 0
+        # no p-value now (no MI, no null table), or none with information (a constant
+        # stream: p = 1): the window's own, whatever the past said
+        alone = ~(np.isfinite(p_value) & (p_value < 1.0))
+        combined[alone] = p_value[alone]
+        used[alone] = np.isfinite(p_value[alone]).astype(used.dtype)
         return combined, used
 
     def _prune(self, t_start: float, t_end: float, windows: int) -> None:

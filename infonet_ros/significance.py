@@ -230,9 +230,12 @@ class NullTable:
         mi [P], n and b [P] or scalars -> p [P] in (0, 1].
 
         At or below the smallest null value (e.g. an estimate of exactly 0 where the null
-        has a point mass at 0) p = 1; between quantiles p is interpolated linearly (a
-        value inside a point mass gets the upper p); beyond the last quantile the fitted
-        exponential tail, floored at ``P_FLOOR``. NaN mi, n or b give NaN.
+        has a point mass at 0, InfoNet's clipped estimate: ~45 % of its null) p is
+        Lancaster's mid-p, 1 - mass / 2 (1 without a mass there): uniform on average under
+        the null, so that combining windows (``evidence``) is not dominated by p = 1;
+        between quantiles p is interpolated linearly (a value inside a point mass higher up
+        gets the upper p); beyond the last quantile the fitted exponential tail, floored at
+        ``P_FLOOR``. NaN mi, n or b give NaN.
         """
         mi = np.asarray(mi, np.float64).reshape(-1)
         n = np.broadcast_to(np.asarray(n, np.float64), mi.shape)
@@ -246,7 +249,10 @@ class NullTable:
     def _survival(self, m: float, q: np.ndarray, tail_p: float, scale: float) -> float:
         levels = self.levels
         if m <= q[0]:
-            return 1.0
+            # mid-p of the point mass at the minimum: its mass is at least the highest
+            # level whose quantile is still the minimum
+            at_min = int(np.searchsorted(q, q[0], side='right'))
+            return float(1.0 - 0.5 * levels[at_min - 1])
         if m > q[-1]:
             p = min(tail_p, 1.0 - levels[-1]) * math.exp(max(-(m - q[-1]) / scale, -700.0))
             return float(max(p, P_FLOOR))

@@ -22,9 +22,11 @@ def test_stouffer_matches_the_formula_and_skips_nan():
     assert out[1] == pytest.approx(0.5)
     assert np.isnan(out[2])
     assert out[3] == pytest.approx(0.2)                       # one finite value: itself
-    # p = 1 (a constant stream) is strong evidence against, not -inf
-    assert 0.0 < stouffer(np.array([1e-6, 1.0]))[()] < 1.0
+    # p = 1 (a constant stream) carries no information: left out, not z = -inf
+    assert stouffer(np.array([1e-6, 1.0]))[()] == pytest.approx(1e-6)
+    assert np.isnan(stouffer(np.array([1.0, 1.0]))[()])
     assert stouffer(np.array([0.0, 0.0]))[()] == pytest.approx(0.0, abs=1e-12)
+    assert stouffer(np.array([1e-20, 0.5]))[()] < 1e-10
 
 
 def test_memory_combines_the_latest_disjoint_windows():
@@ -55,9 +57,14 @@ def test_memory_handles_new_pairs_nan_and_time_going_back():
     combined, used = mem.combine(5, 9, ['a:b', 'a:c'], [0.01, 0.02], windows=2)
     assert used.tolist() == [2, 1] and combined[1] == pytest.approx(0.02)
     assert combined[0] < 0.01
-    # no p-value now: none published, even with a past
+    # no p-value now: none published, even with a past; a constant stream now: its p = 1
     combined, used = mem.combine(10, 14, ['a:b'], [np.nan], windows=2)
     assert np.isnan(combined[0]) and used[0] == 0
+    combined, used = mem.combine(15, 19, ['a:b'], [1.0], windows=2)
+    assert combined[0] == 1.0 and used[0] == 1
+    # ... and a past window with p = 1 is left out of the next combination
+    combined, used = mem.combine(20, 24, ['a:b'], [0.02], windows=2)
+    assert combined[0] == pytest.approx(0.02) and used[0] == 1
     # time went back (a bag restarted): the past is forgotten
     combined, used = mem.combine(0, 4, ['a:b'], [0.3], windows=2)
     assert used.tolist() == [1] and combined[0] == pytest.approx(0.3)

@@ -92,14 +92,14 @@ def test_graph_parameters_are_in_the_schema():
 
 # --- the table ----------------------------------------------------------------------
 
-def test_point_mass_at_zero_gives_p_one_and_upper_p():
+def test_point_mass_at_zero_gives_mid_p_and_upper_p():
     rng = np.random.default_rng(0)
     null = np.where(rng.random(4000) < 0.6, 0.0, rng.exponential(0.01, 4000))
     samples = {n: (null * 256 / n, np.ones(4000)) for n in (128, 256, 512)}
     table = fit_table('x', {'sha256': 'x'}, np.zeros(6), samples,
                       np.round(np.arange(100) / 100, 2))
     p = table.p_values([0.0, 1e-9, 0.005, 0.02, 0.2], 256)
-    assert p[0] == 1.0                                # at the point mass
+    assert p[0] == pytest.approx(1 - 0.6 / 2, abs=0.02)   # at the point mass: mid-p
     assert p[1] == pytest.approx(0.4, abs=0.03)       # just above it: P(null > 0)
     assert np.all(np.diff(p) < 0) and 0 < p[-1] < 1e-6
     assert p[2] == pytest.approx(np.mean(null >= 0.005), abs=0.01)
@@ -114,7 +114,12 @@ def test_point_mass_at_zero_gives_p_one_and_upper_p():
     zeros = fit_table('x', {'sha256': 'x'}, np.zeros(6),
                       {n: (np.zeros(1000), np.ones(1000)) for n in (64, 128)},
                       np.round(np.arange(100) / 100, 2))
-    assert zeros.p_values([0.0], 100)[0] == 1.0
+    assert zeros.p_values([0.0], 100)[0] == pytest.approx(1 - 0.99 / 2)
+    # no point mass: at or below the smallest null value, p = 1
+    smooth = fit_table('x', {'sha256': 'x'}, np.zeros(6),
+                       {n: (rng.exponential(0.01, 2000), np.ones(2000)) for n in (64, 128)},
+                       np.round(np.arange(100) / 100, 2))
+    assert smooth.p_values([0.0], 100)[0] == 1.0
     assert 0 < zeros.p_values([1e-6], 100)[0] <= 1 / 1001 + 1e-12
 
 
