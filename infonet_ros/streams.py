@@ -343,6 +343,14 @@ class PipelineConfig:
              f'{self.window_size // 2 / self.sample_rate_hz:g} s)')
         need(self.lag_step_samples <= max(self.lag_samples, 1), 'lag_step_s',
              f'at most max_lag_s ({self.max_lag_s:g} s)')
+        # table and permutation p-values of autocorrelated streams carry a bias (smooth
+        # streams: 0.13 false positives at 0.05), and Stouffer adds it up over windows
+        # (0.75 at memory 3): only the prewhitened p-values may be combined
+        need(self.significance_memory == 1
+             or (self.significance == 'prewhitened' and self.permutations == 0),
+             'significance_memory', '1 unless significance is prewhitened and permutations '
+             'is 0 (table and permutation p-values of autocorrelated streams are biased, and '
+             'combining windows adds the bias up: bench/results/evidence_memory.md)')
         need(bool(_DEVICE_RE.match(self.device)), 'device', 'auto, cpu, cuda or cuda:N')
         need(bool(self.marker_frame_id.strip()), 'marker_frame_id', 'a non-empty frame id')
         need(len(self.pairs) > 0, 'pairs', 'non-empty')
@@ -484,7 +492,8 @@ PARAMETERS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
     ParameterSpec('significance_memory', 'p_value of a pair combined (Stouffer) over this '
                   'many windows: the current one and the latest earlier ones that share no '
                   'sample with it or each other; holds weak persistent links at the cost '
-                  'of inertia (1 = the window alone)', runtime=True, low=1, high=100),
+                  'of inertia (1 = the window alone; > 1 needs significance prewhitened)',
+                  runtime=True, low=1, high=100),
     ParameterSpec('log_level', "level of this node's logger only; empty = as set by "
                   '--ros-args --log-level', runtime=True, choices=('',) + LOG_LEVELS),
 )}

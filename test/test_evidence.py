@@ -147,3 +147,11 @@ def test_memory_parameter_is_validated():
     with pytest.raises(ValueError, match="'significance_memory'"):
         config(2, significance_memory=0)
     assert config(2).significance_memory == 1
+    # only prewhitened p-values may be combined: the table's on smooth streams are biased
+    # and the bias adds up (bench/results/evidence_memory.md)
+    with pytest.raises(ValueError, match="'significance_memory' must be 1 unless "
+                                         'significance is prewhitened'):
+        config(2, significance_memory=3)
+    with pytest.raises(ValueError, match='permutations'):
+        config(2, significance_memory=3, significance='prewhitened', permutations=50)
+    assert config(2, significance_memory=3, significance='prewhitened').significance_memory == 3
