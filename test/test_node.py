@@ -225,11 +225,12 @@ def test_dependent_pair_and_graph_from_live_topics(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('significance', ['table', 'prewhitened'])
-def test_fdr_graph_with_p_values_from_live_topics(tmp_path, significance):
+@pytest.mark.parametrize('significance, memory', [('table', 1), ('prewhitened', 1),
+                                                  ('prewhitened', 2)])
+def test_fdr_graph_with_p_values_from_live_topics(tmp_path, significance, memory):
     """graph_method fdr: edges by Benjamini-Hochberg over the window's calibrated
-    p-values (the null table, or prewhitened innovations at lags), which both messages
-    carry for every pair."""
+    p-values (the null table, or prewhitened innovations at lags; with evidence memory,
+    combined over disjoint windows), which both messages carry for every pair."""
     names = ['accel_x', 'cmd_vx', 'noise']
     streams = {'accel_x': ('/test/imu', 'sensor_msgs/msg/Imu', 'linear_acceleration.x'),
                'cmd_vx': ('/test/cmd_vel', 'geometry_msgs/msg/Twist', 'linear.x'),
@@ -237,7 +238,11 @@ def test_fdr_graph_with_p_values_from_live_topics(tmp_path, significance):
     out, log, code = run_scenario(tmp_path, 'gaussian', streams,
                                   {'window_size': 256, 'sample_rate_hz': 100.0,
                                    'graph_method': 'fdr', 'graph_alpha': 0.05,
-                                   'significance': significance}, n_windows=4)
+                                   'significance': significance,
+                                   'significance_memory': memory},
+                                  # memory: windows of 2.56 s every 0.2 s, the 14th is the
+                                  # first with a disjoint predecessor
+                                  n_windows=4 if memory == 1 else 16)
     for m in out['mi']:
         assert all(0 < p <= 1 for p in m.p_value), list(m.p_value)
         assert m.p_value[0] < 1e-3                     # accel_x:cmd_vx, rho = 0.8
