@@ -385,6 +385,17 @@ def test_saturating_command_is_not_linked_to_noise(tmp_path):
     assert '## Tied streams' in (out / 'summary.md').read_text()
 
 
+def check_coupled_and_battery_p(rows):
+    """mi.csv rows: the coupled pair (while the coupling is on) has tiny p-values, the
+    battery (independent of everything) rarely p <= 0.05."""
+    on, off = SCENARIO.t0 + ON, SCENARIO.t0 + OFF
+    coupled = [float(r['p_value']) for r in rows if (r['first'], r['second']) ==
+               ('cmd_vx', 'accel_x') and float(r['t_start']) >= on and float(r['t_end']) < off]
+    assert coupled and max(coupled) < 1e-3
+    battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
+    assert np.mean(np.array(battery) <= 0.05) < 0.2
+
+
 def test_prewhitened_p_values_in_mi_csv(bags, report, tmp_path):
     """significance: prewhitened through the command line: same MI as the table run,
     p-values from the innovations, the coupled pair still tiny, battery rarely small."""
@@ -396,12 +407,7 @@ def test_prewhitened_p_values_in_mi_csv(bags, report, tmp_path):
     p = np.array([float(r['p_value']) for r in rows])
     assert np.all((p > 0) & (p <= 1))
     assert not np.allclose(p, [float(r['p_value']) for r in table_rows])
-    on, off = SCENARIO.t0 + ON, SCENARIO.t0 + OFF
-    coupled = [float(r['p_value']) for r in rows if (r['first'], r['second']) ==
-               ('cmd_vx', 'accel_x') and float(r['t_start']) >= on and float(r['t_end']) < off]
-    assert coupled and max(coupled) < 1e-3
-    battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
-    assert np.mean(np.array(battery) <= 0.05) < 0.2
+    check_coupled_and_battery_p(rows)
 
 
 def test_significance_memory_in_mi_csv(bags, report, tmp_path):
@@ -426,12 +432,7 @@ def test_significance_memory_in_mi_csv(bags, report, tmp_path):
     later = t0 > t0.min() + (t1 - t0).max()
     assert np.all(p[~later] == p1[~later])
     assert later.sum() > 20 and np.mean(p[later] != p1[later]) > 0.8
-    on, off = SCENARIO.t0 + ON, SCENARIO.t0 + OFF
-    coupled = [float(r['p_value']) for r in rows if (r['first'], r['second']) ==
-               ('cmd_vx', 'accel_x') and float(r['t_start']) >= on and float(r['t_end']) < off]
-    assert coupled and max(coupled) < 1e-3
-    battery = [float(r['p_value']) for r in rows if 'battery' in (r['first'], r['second'])]
-    assert np.mean(np.array(battery) <= 0.05) < 0.2
+    check_coupled_and_battery_p(rows)
 
 
 def test_tied_table_lists_vector_components():
