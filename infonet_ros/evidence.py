@@ -26,7 +26,10 @@ that disappears fades over M windows, and the published ``p_value`` is the combi
 jumps back (a bag restarted, simulated time reset) the memory is cleared.
 
 Pure Python/numpy: ``MIPipeline`` holds one :class:`EvidenceMemory` and feeds it every
-window, so the live node and ``bag_eval`` combine alike.
+window, so the live node and ``bag_eval`` combine alike. Only p-values whose window values
+are calibrated on autocorrelated streams may be combined: the pipeline allows
+``significance_memory`` > 1 only with ``significance: prewhitened``, and vector pairs
+(the sliced test's iid permutations) keep their window's p-value.
 """
 
 from __future__ import annotations

@@ -251,8 +251,16 @@ class MIPipeline:
         them combined with the pair's earlier disjoint windows (``evidence``), and the
         number of windows each combines."""
         keys = [f'{a}:{b}' for a, b in cfg.pair_names]
-        return self.memory.combine(float(window.t_start), float(window.t_end), keys,
-                                   p_value, cfg.significance_memory)
+        combined, used = self.memory.combine(float(window.t_start), float(window.t_end), keys,
+                                             p_value, cfg.significance_memory)
+        # vector pairs keep their window's p: the sliced test permutes samples as if they
+        # were iid, which autocorrelated streams are not, and combining would add that up
+        groups = cfg.column_groups
+        vector = [k for k, (i, j) in enumerate(cfg.pairs)
+                  if len(groups[i]) > 1 or len(groups[j]) > 1]
+        combined[vector] = p_value[vector]
+        used[vector] = np.isfinite(p_value[vector]).astype(used.dtype)
+        return combined, used
 
     # --- lags and vector streams (issue 13) ---------------------------------------------
 

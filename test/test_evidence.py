@@ -155,3 +155,26 @@ def test_memory_parameter_is_validated():
     with pytest.raises(ValueError, match='permutations'):
         config(2, significance_memory=3, significance='prewhitened', permutations=50)
     assert config(2, significance_memory=3, significance='prewhitened').significance_memory == 3
+
+
+def test_vector_pairs_keep_their_window_p_value():
+    """The sliced test of a vector pair permutes samples as if iid: its p-values are not
+    combined (memory_windows 1), the scalar pairs' are."""
+    cfg = PipelineConfig.from_params({
+        'stream_names': ['v', 'a', 'b'], 'device': 'cpu', 'window_size': 128,
+        'sample_rate_hz': RATE, 'significance': 'prewhitened', 'significance_memory': 2,
+        'sliced_projections': 8,
+        'streams': {'v': {'topic': '/v', 'type': 'sensor_msgs/msg/JointState',
+                          'field': 'position[0:3]'},
+                    'a': {'topic': '/a', 'type': 'std_msgs/msg/Float64', 'field': 'data'},
+                    'b': {'topic': '/b', 'type': 'std_msgs/msg/Float64', 'field': 'data'}}})
+    pipeline = MIPipeline(cfg)
+    data = ar1(np.random.default_rng(3), 128 * 3, 5)
+    results = [pipeline.evaluate(w) for w in sliding(data, size=128, hop=128)]
+    vector = [k for k, (i, j) in enumerate(cfg.pairs) if 0 in (i, j)]
+    scalar = cfg.pairs.index((1, 2))
+    assert len(results) == 3 and len(vector) == 2
+    for r in results:
+        assert r.memory_windows[vector].tolist() == [1, 1]
+        assert np.all((r.p_value[vector] > 0) & (r.p_value[vector] <= 1))
+    assert [r.memory_windows[scalar] for r in results] == [1, 2, 2]
