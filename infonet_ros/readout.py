@@ -181,27 +181,29 @@ def _box_tables(n: int, f: float):
 
 
 def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, log_half: np.ndarray) -> np.ndarray:
-    """Local-count plug-in MI (``box_f*``) of rank pairs [P, N] -> [P]. The box sums come
-    from a zero-padded count grid by (2w + 1) shifted adds per axis; log(c + 1/2) is a
-    lookup (``log_half``)."""
+    """Local-count plug-in MI (``box_f*``) of rank pairs [P, N] -> [P].
+
+    The counts sit on a grid padded with w = BOX_HALF empty cells on each side; one pass of
+    2w shifted adds gives every row segment of 2w + 1 cells, and a point's box is the sum of
+    the 2w + 1 segments above one another: 2w + 1 gathers per point instead of filtering the
+    grid along the second axis too. log(c + 1/2) is a lookup (``log_half``)."""
     p, n = ru.shape
     g, bins, log_expected = _box_tables(n, f)
     w = BOX_HALF
-    gp = g + 2 * w
-    bu, bv = np.take(bins, ru), np.take(bins, rv)
-    cell = (bu + w) * gp + bv + w
-    cell += (np.arange(p) * (gp * gp))[:, None]
-    counts = np.bincount(cell.ravel(), minlength=p * gp * gp).astype(np.int32).reshape(p, gp, gp)
-    rows = counts[:, :, : g].copy()
+    side = g + 2 * w
+    # flat index of the box's top-left cell (row bu - w, column bv - w, padded coordinates)
+    corner = np.take(bins, ru) * side
+    corner += np.take(bins, rv)
+    corner += (np.arange(p) * (side * side))[:, None]
+    counts = np.bincount((corner + w * (side + 1)).ravel(), minlength=p * side * side).astype(np.int32)
+    seg = counts[: -2 * w].copy()  # seg[i] = counts[i] + ... + counts[i + 2w]
     for k in range(1, 2 * w + 1):
-        rows += counts[:, :, k: k + g]
-    box = rows[:, : g].copy()
+        seg += counts[k: len(counts) - 2 * w + k]
+    box = np.take(seg, corner)
     for k in range(1, 2 * w + 1):
-        box += rows[:, k: k + g]  # box[i, j]: points in the cells i - w..i + w, j - w..j + w
-    own = bu * g + bv
-    own += (np.arange(p) * (g * g))[:, None]
-    others = np.take(box.reshape(-1), own) - 1
-    return np.take(log_half, others).mean(-1) - log_expected
+        box += np.take(seg, corner + k * side)
+    box -= 1  # the point itself
+    return np.take(log_half, box).mean(-1) - log_expected
 
 
 def _block_stats(a: np.ndarray, m: int, ones: dict) -> tuple[np.ndarray, np.ndarray]:
