@@ -32,6 +32,13 @@ shipped read-out's set) and only those are computed:
   a = sqrt(m)/2) of v within blocks of m neighbours in u order, averaged with the swapped
   direction: h(V) - h(V | U) at block resolution (multi-modal and flat conditionals, which
   a variance misreads)
+* ``box_f*``: leave-one-out local-count plug-in MI: on a G x G grid of rank cells,
+  G = round(f N^(1/3)) for f in ``BOX_FACTORS``, c_i = the number of other points in the
+  5 x 5 block of cells centred on point i's cell and e_i its expectation under independence
+  ((n_u - 1)(n_v - 1)/(N - 1), n_u, n_v the points in the block's row and column ranges,
+  fixed by the ranks); the statistic is mean_i log((c_i + 1/2) / e_i). A box-kernel density
+  estimate at a bandwidth ~N^(-1/3) that, unlike the histograms, is centred on each point:
+  it resolves the fine structure of the copula at large N (multi-component mixtures)
 * ``infonet_mi``, ``infonet_tstd``, ``infonet_tmax``: the shipped InfoNet's cross-fitted DV
   value and the spread / maximum of its two DV tables.
 
@@ -55,7 +62,7 @@ from torch import nn
 
 __all__ = [
     "FEATURE_NAMES", "ALL_FEATURES", "INFONET_FEATURES", "check_feature_names", "HIST_FACTORS", "BLOCK_SIZES", "QUANTILES", "rank_random_ties", "hist_bins", "SPACING_LAGS", "VASICEK_BLOCKS",
-    "numpy_features", "infonet_features", "table_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
+    "BOX_FACTORS", "BOX_HALF", "LEGACY_COLUMNS", "numpy_features", "infonet_features", "table_features", "compute_features", "ReadoutMLP", "SupervisedReadout",
     "pinball_loss", "estimate_interval", "BUNDLED_READOUT",
 ]
 
@@ -63,14 +70,22 @@ HIST_FACTORS = (0.5, 0.8, 1.25, 2.0, 3.2)
 BLOCK_SIZES = (8, 32)
 SPACING_LAGS = (4, 16)
 VASICEK_BLOCKS = (16, 64)
+BOX_FACTORS = (5.0, 10.0)
+BOX_HALF = 2  # the local-count box: (2 BOX_HALF + 1)^2 cells
 QUANTILES = (0.05, 0.5, 0.95)
 INFONET_FEATURES = ("infonet_mi", "infonet_tstd", "infonet_tmax")
-# every feature this module computes, in the column order of legacy shards (read-outs v2-v4)
+# the column order of legacy shards (read-outs v2-v4, stored without names): frozen
+LEGACY_COLUMNS = (
+    "log_n", "hist_f0.5", "hist_f0.8", "hist_f1.25", "hist_f2", "hist_f3.2", "gauss_ns", "spacing_mean",
+    "spacing_max", "block_ns_m8", "block_ns_m32", "block_u_m8", "block_u_m32", "spacing_k4", "spacing_k16",
+    "vasicek_m16", "vasicek_m64", *INFONET_FEATURES,
+)
+# every feature this module computes (a valid feature list: the InfoNet features last)
 ALL_FEATURES = tuple(
     ["log_n"] + [f"hist_f{f:g}" for f in HIST_FACTORS] + ["gauss_ns", "spacing_mean", "spacing_max"]
     + [f"block_ns_m{m}" for m in BLOCK_SIZES] + [f"block_u_m{m}" for m in BLOCK_SIZES]
     + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
-    + list(INFONET_FEATURES)
+    + [f"box_f{f:g}" for f in BOX_FACTORS] + list(INFONET_FEATURES)
 )
 # the default set of a new read-out (``train_readout``'s ``features``): the block variances,
 # the coarser spacings and the outermost histogram resolutions add nothing once the Vasicek
@@ -150,6 +165,45 @@ def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndar
         m = np.count_nonzero(counts, -1)
         out.append(plug + ((b - 1) + (b - 1) - (m - 1)) / (2.0 * n))
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _box_tables(n: int, f: float):
+    """Grid of the local-count statistic for sets of n points: (G, rank -> cell [n], mean
+    log of the expected count under independence). A permutation puts a fixed number of
+    points in every row (column) of cells, so the expectation depends on the ranks only."""
+    g = int(min(max(round(f * n ** (1 / 3)), 2 * BOX_HALF + 1), n))
+    bins = (np.arange(n) * g // n).astype(np.intp)
+    cum = np.concatenate([[0], np.cumsum(np.bincount(bins, minlength=g))])
+    a = np.arange(g)
+    in_box = cum[np.minimum(a + BOX_HALF + 1, g)] - cum[np.maximum(a - BOX_HALF, 0)]  # points in a box's row range
+    return g, bins, 2.0 * np.log(in_box[bins] - 1.0).mean() - math.log(n - 1)
+
+
+def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, log_half: np.ndarray) -> np.ndarray:
+    """Local-count plug-in MI (``box_f*``) of rank pairs [P, N] -> [P].
+
+    The counts sit on a grid padded with w = BOX_HALF empty cells on each side; one pass of
+    2w shifted adds gives every row segment of 2w + 1 cells, and a point's box is the sum of
+    the 2w + 1 segments above one another: 2w + 1 gathers per point instead of filtering the
+    grid along the second axis too. log(c + 1/2) is a lookup (``log_half``)."""
+    p, n = ru.shape
+    g, bins, log_expected = _box_tables(n, f)
+    w = BOX_HALF
+    side = g + 2 * w
+    # flat index of the box's top-left cell (row bu - w, column bv - w, padded coordinates)
+    corner = np.take(bins, ru) * side
+    corner += np.take(bins, rv)
+    corner += (np.arange(p) * (side * side))[:, None]
+    counts = np.bincount((corner + w * (side + 1)).ravel(), minlength=p * side * side).astype(np.int32)
+    seg = counts[: -2 * w].copy()  # seg[i] = counts[i] + ... + counts[i + 2w]
+    for k in range(1, 2 * w + 1):
+        seg += counts[k: len(counts) - 2 * w + k]
+    box = np.take(seg, corner)
+    for k in range(1, 2 * w + 1):
+        box += np.take(seg, corner + k * side)
+    box -= 1  # the point itself
+    return np.take(log_half, box).mean(-1) - log_expected
 
 
 def _block_stats(a: np.ndarray, m: int, ones: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -242,6 +296,9 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.nd
     which = [i for i, f in enumerate(HIST_FACTORS) if f"hist_f{f:g}" in names]
     for i, h in zip(which, _hist_mi(ru, rv, tables, which)):
         out[f"hist_f{HIST_FACTORS[i]:g}"] = h
+    for f in BOX_FACTORS:
+        if f"box_f{f:g}" in names:
+            out[f"box_f{f:g}"] = _box_mi(ru, rv, f, tables[1])
     if "gauss_ns" in names:
         r = (scores[ru] * scores[rv]).mean(-1) / (scores * scores).mean()
         out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))

@@ -37,7 +37,7 @@ import torch
 import yaml
 
 from . import truth
-from .readout import (ALL_FEATURES, FEATURE_NAMES, ReadoutMLP, check_feature_names, SupervisedReadout, compute_features, infonet_weights_sha,
+from .readout import (FEATURE_NAMES, LEGACY_COLUMNS, ReadoutMLP, check_feature_names, SupervisedReadout, compute_features, infonet_weights_sha,
                       pinball_loss, _default_infonet)
 
 DEFAULTS = {
@@ -77,7 +77,7 @@ DEFAULTS = {
     # weights and feature standardisation start a fresh run (ignored when out_dir resumes)
     "init_from": None,
     # the read-out's inputs (``readout.check_feature_names``); shards store the names of
-    # their columns (legacy shards without names hold ``readout.ALL_FEATURES``), and the
+    # their columns (legacy shards without names hold ``readout.LEGACY_COLUMNS``), and the
     # columns are selected by name, so one shard pool serves any feature set
     "features": list(FEATURE_NAMES),
 }
@@ -100,8 +100,8 @@ def select_features(f: np.ndarray, have, want, source: str) -> np.ndarray:
 
 def stored_names(z) -> list[str]:
     """Column names of a stored feature array: ``names`` (shards written since the feature
-    set became configurable) or the legacy column order ``ALL_FEATURES``."""
-    return [str(x) for x in z["names"]] if "names" in z.files else list(ALL_FEATURES)
+    set became configurable) or the legacy column order ``LEGACY_COLUMNS``."""
+    return [str(x) for x in z["names"]] if "names" in z.files else list(LEGACY_COLUMNS)
 
 
 def make_chunk(rng, n: int, size: int, families: list[str], probs: np.ndarray | None, bank: dict, split: str,

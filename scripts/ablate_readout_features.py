@@ -23,10 +23,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infonet_ros.readout import ALL_FEATURES, INFONET_FEATURES, ReadoutMLP, check_feature_names, pinball_loss  # noqa: E402
+from infonet_ros.readout import INFONET_FEATURES, LEGACY_COLUMNS, ReadoutMLP, check_feature_names, pinball_loss  # noqa: E402
 from infonet_ros.train_readout import n_weight, select_features, stored_names  # noqa: E402
 
-F = [f for f in ALL_FEATURES if f not in INFONET_FEATURES]
+F = [f for f in LEGACY_COLUMNS if f not in INFONET_FEATURES]  # the statistics of the legacy shard pool
 SETS = {
     "full": F,
     "no_vasicek": [f for f in F if not f.startswith("vasicek")],

@@ -9,7 +9,7 @@ import math
 
 from scipy.special import ndtri
 
-from infonet_ros.readout import (ALL_FEATURES, BLOCK_SIZES, FEATURE_NAMES, INFONET_FEATURES, check_feature_names, HIST_FACTORS, SPACING_LAGS, VASICEK_BLOCKS, ReadoutMLP,
+from infonet_ros.readout import (ALL_FEATURES, BLOCK_SIZES, BOX_FACTORS, BOX_HALF, LEGACY_COLUMNS, FEATURE_NAMES, INFONET_FEATURES, check_feature_names, HIST_FACTORS, SPACING_LAGS, VASICEK_BLOCKS, ReadoutMLP,
                                  SupervisedReadout, compute_features, estimate_interval, hist_bins, numpy_features,
                                  pinball_loss, rank_random_ties)
 
@@ -59,6 +59,22 @@ def _ref_directional(ru: np.ndarray, rv: np.ndarray, zv: np.ndarray) -> dict:
     return out
 
 
+def _ref_box_mi(ru: np.ndarray, rv: np.ndarray, f: float) -> np.ndarray:
+    """Direct form of ``box_f*``: for each point, the other points whose cells are within
+    BOX_HALF cells on both axes (all pairs compared), against their expected number under
+    independence given the same row and column ranges."""
+    p, n = ru.shape
+    g = int(min(max(round(f * n ** (1 / 3)), 2 * BOX_HALF + 1), n))
+    out = []
+    for bu, bv in zip(ru * g // n, rv * g // n):
+        near_u = np.abs(bu[:, None] - bu[None, :]) <= BOX_HALF
+        near_v = np.abs(bv[:, None] - bv[None, :]) <= BOX_HALF
+        count = (near_u & near_v).sum(1) - 1
+        expected = (near_u.sum(1) - 1) * (near_v.sum(1) - 1) / (n - 1)
+        out.append(np.mean(np.log((count + 0.5) / expected)))
+    return np.array(out)
+
+
 def reference_numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     """The features written out directly (argsort, np.var, a log per element): the form the
     shipped read-out was trained with. ``numpy_features`` (lookup tables) must match it."""
@@ -75,6 +91,7 @@ def reference_numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     out += [(d1[f"block_u_m{m}"] + d2[f"block_u_m{m}"]) / 2 for m in BLOCK_SIZES]
     out += [(d1[f"spacing_k{k}"] + d2[f"spacing_k{k}"]) / 2 for k in SPACING_LAGS]
     out += [(d1[f"vasicek_m{m}"] + d2[f"vasicek_m{m}"]) / 2 for m in VASICEK_BLOCKS]
+    out += [_ref_box_mi(ru, rv, f) for f in BOX_FACTORS]
     return np.stack(out, -1)
 
 
@@ -130,6 +147,34 @@ def test_features_symmetric_and_rank_invariant():
     np.testing.assert_allclose(compute_features(y, x), f, atol=1e-5)
     np.testing.assert_allclose(compute_features(np.exp(x), y ** 3), f, atol=1e-6)
     assert hist_bins(64) < hist_bins(8192)
+
+
+def test_box_features_symmetric_rank_invariant_and_track_dependence():
+    """box_f*: symmetric in (x, y) (exactly: the box and its expectation are), invariant to
+    increasing maps, ~0 at independence, and growing with the dependence."""
+    rng = np.random.default_rng(3)
+    names = ["box_f5", "box_f10"]
+    x, y = T.gauss(0.8).sample(2000, rng)
+    ru, rv = rank_random_ties(x[None], rng), rank_random_ties(y[None], rng)
+    f = numpy_features(ru, rv, names)
+    np.testing.assert_allclose(numpy_features(rv, ru, names), f, rtol=1e-12)
+    ru2, rv2 = rank_random_ties(np.exp(x)[None], rng), rank_random_ties((y ** 3 - 2)[None], rng)
+    np.testing.assert_allclose(numpy_features(ru2, rv2, names), f, rtol=1e-12)
+    # MI of gauss(0.8) is 0.51 nats: the local counts see most of it
+    assert 0.35 < f.min() and f.max() < 0.65, f
+    xi, yi = rng.normal(size=(2, 20, 2000))
+    f0 = numpy_features(rank_random_ties(xi, rng), rank_random_ties(yi, rng), names)
+    assert np.abs(f0.mean(0)).max() < 0.05 and np.abs(f0.mean(0)).max() < f.min() / 10, f0.mean(0)
+
+
+def test_legacy_column_order_is_frozen():
+    """Legacy shards (read-outs v2-v4) have no column names: their order is LEGACY_COLUMNS,
+    which new features must not change."""
+    assert LEGACY_COLUMNS == (
+        "log_n", "hist_f0.5", "hist_f0.8", "hist_f1.25", "hist_f2", "hist_f3.2", "gauss_ns", "spacing_mean",
+        "spacing_max", "block_ns_m8", "block_ns_m32", "block_u_m8", "block_u_m32", "spacing_k4", "spacing_k16",
+        "vasicek_m16", "vasicek_m64", *INFONET_FEATURES)
+    assert set(LEGACY_COLUMNS) <= set(ALL_FEATURES) and set(FEATURE_NAMES) <= set(LEGACY_COLUMNS)
 
 
 def test_quantiles_are_ordered_and_save_load_round_trip(tmp_path):

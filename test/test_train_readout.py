@@ -1,5 +1,5 @@
 """train_readout end to end on a tiny run: shards written with their column names, legacy
-shards (no names, ALL_FEATURES columns) selected by name, resume, and a loadable read-out
+shards (no names, LEGACY_COLUMNS columns) selected by name, resume, and a loadable read-out
 that names its features."""
 
 import json
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infonet_ros import train_readout as TR
-from infonet_ros.readout import ALL_FEATURES, FEATURE_NAMES, SupervisedReadout
+from infonet_ros.readout import FEATURE_NAMES, LEGACY_COLUMNS, SupervisedReadout
 
 TINY = ["n_min=64", "n_max=96", "chunk=8", "chunks_per_shard=1", "n_shards=3", "initial_shards=2",
         "steps_per_shard=10", "val_ns=[64]", "val_chunks=1", "val_heldout_chunks=1", "hidden=8", "layers=1",
@@ -39,15 +39,18 @@ def test_legacy_shards_are_selected_by_name(tmp_path):
     out = tmp_path / "run"
     (out / "shards").mkdir(parents=True)
     rng = np.random.default_rng(1)
-    legacy = rng.normal(size=(8, len(ALL_FEATURES))).astype(np.float32)
+    legacy = rng.normal(size=(8, len(LEGACY_COLUMNS))).astype(np.float32)
     for i in range(2):  # written the way read-outs v2-v4 wrote them: no names
         np.savez(out / "shards" / f"shard_{i:05d}.npz", features=legacy, mi=np.abs(rng.normal(size=8)),
                  family=np.array(["gauss"] * 8))
     feats = ["log_n", "hist_f2", "vasicek_m64", "infonet_mi", "infonet_tstd", "infonet_tmax"]
     _run(out, "max_steps=10", f"features={json.dumps(feats)}")
     norm = json.loads((out / "norm.json").read_text())
-    cols = [ALL_FEATURES.index(f) for f in feats]
+    cols = [LEGACY_COLUMNS.index(f) for f in feats]
     np.testing.assert_allclose(norm["mean"], legacy[:, cols].mean(0), rtol=1e-5)
     assert SupervisedReadout.load(out / "best.safetensors").feature_names == tuple(feats)
+    # a feature legacy shards never computed (box_f5) is asked for by name: a clear error
+    with pytest.raises(SystemExit, match=r"has no columns \['box_f5'\]"):
+        _run(tmp_path / "run", "max_steps=20", f"features={json.dumps(['log_n', 'box_f5', *feats[-3:]])}")
     with pytest.raises(SystemExit, match="unknown features"):
         _run(tmp_path / "bad", "max_steps=10", 'features=["log_n", "hist_f9", "infonet_mi", "infonet_tstd", "infonet_tmax"]')
