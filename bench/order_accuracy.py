@@ -48,16 +48,22 @@ def main(argv=None) -> int:
     from infonet_ros.baselines import KSG
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--draws', type=int, default=DRAWS)
+    p.add_argument('--readout', default=None,
+                   help='a read-out file to evaluate instead of the shipped one (e.g. '
+                        'runs/readout_v6b/best.safetensors); results then go to '
+                        'bench/results/order_accuracy_<parent dir>.md')
     args = p.parse_args(argv)
 
     start = time.perf_counter()
     mixtures = order_mixtures(MIXTURES)
     truth = np.array([m.mutual_information for m in tqdm(mixtures, desc='ground truth')])
-    est = InfoNetEstimator.pretrained(device='cpu', threads=1)
+    est = InfoNetEstimator.pretrained(device='cpu', threads=1,
+                                      readout=args.readout if args.readout else True)
     ksg = KSG(k=3)
     methods = {'InfoNet': lambda xs, ys: np.asarray(est.estimate_batch(xs, ys), float),
                'KSG': lambda xs, ys: np.asarray(ksg.estimate_batch(xs, ys), float)}
-    out = {'draws': args.draws, 'mixtures': MIXTURES, 'min_gap': ORDER_MIN_GAP, 'n': {}}
+    out = {'draws': args.draws, 'mixtures': MIXTURES, 'min_gap': ORDER_MIN_GAP, 'n': {},
+           'readout': args.readout or 'shipped'}
     for n in NS:
         values = {m: np.zeros((MIXTURES, args.draws)) for m in ['oracle', *methods]}
         for k, mix in enumerate(tqdm(mixtures, desc=f'N = {n}')):
@@ -82,15 +88,17 @@ def main(argv=None) -> int:
         print(n, json.dumps(row), flush=True)
     out['seconds'] = round(time.perf_counter() - start, 1)
     res = ROOT / 'bench' / 'results'
-    (res / 'order_accuracy.json').write_text(json.dumps(out, indent=1) + '\n')
-    (res / 'order_accuracy.md').write_text(markdown(out))
+    stem = 'order_accuracy' + (f'_{Path(args.readout).parent.name}' if args.readout else '')
+    (res / f'{stem}.json').write_text(json.dumps(out, indent=1) + '\n')
+    (res / f'{stem}.md').write_text(markdown(out))
     print(markdown(out))
     return 0
 
 
 def markdown(out) -> str:
     lines = ['# Order accuracy over sample draws (bench/order_accuracy.py)', '',
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. {out['mixtures']} random "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, read-out "
+             f"{out.get('readout', 'shipped')}. {out['mixtures']} random "
              f"10-component mixtures ({out['pairs']} pairs with |dI| >= {out['min_gap']} "
              f"nats), each sampled {out['draws']} times; draw 0 is bench/accuracy.py's set. "
              'Oracle: the mean true log density ratio on the same samples (the efficiency '
