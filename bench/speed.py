@@ -347,6 +347,9 @@ def main(argv=None):
                         "throughput; pairs beyond the 120 fixed ones repeat them")
     p.add_argument("--dv", action="store_true",
                    help="also time the network's raw DV value without the read-out (same rounds)")
+    p.add_argument("--readout", default=None,
+                   help="also time a candidate read-out file (e.g. runs/readout_v6d/"
+                        "best.safetensors) beside the shipped one, in the same rounds")
     p.add_argument("--out", default="bench/results/speed.md")
     args = p.parse_args(argv)
     from tqdm import tqdm
@@ -385,6 +388,10 @@ def main(argv=None):
                 label = "" if len(thread_list) == 1 else (
                     f"{t} thread(s)" if t else f"torch default ({default_threads} threads)")
                 infonet[(d, label)] = load_infonet(args.weights, d, threads=t or default_threads)
+                if args.readout:   # a candidate read-out, timed in the same rounds
+                    infonet[(d, f"{label} read-out {Path(args.readout).parent.name}".strip())] = \
+                        load_infonet(args.weights, d, threads=t or default_threads,
+                                     readout=args.readout)
             if args.dv and not args.weights:  # the network alone, timed in the same rounds
                 t = thread_list[0]
                 infonet[(d, "raw DV, no read-out")] = load_infonet(None, d, threads=t or default_threads, readout=False)
