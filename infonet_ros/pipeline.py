@@ -255,9 +255,7 @@ class MIPipeline:
                                              p_value, cfg.significance_memory)
         # vector pairs keep their window's p: the sliced test permutes samples as if they
         # were iid, which autocorrelated streams are not, and combining would add that up
-        groups = cfg.column_groups
-        vector = [k for k, (i, j) in enumerate(cfg.pairs)
-                  if len(groups[i]) > 1 or len(groups[j]) > 1]
+        vector = cfg.vector_pairs
         combined[vector] = p_value[vector]
         used[vector] = np.isfinite(p_value[vector]).astype(used.dtype)
         return combined, used
@@ -282,9 +280,8 @@ class MIPipeline:
         n = data.shape[0]
         groups = cfg.column_groups
         pairs = list(cfg.pairs)
-        scalar = [p for p, (i, j) in enumerate(pairs)
-                  if len(groups[i]) == 1 and len(groups[j]) == 1]
-        vector = [p for p in range(len(pairs)) if p not in scalar]
+        vector = cfg.vector_pairs
+        scalar = [p for p in range(len(pairs)) if p not in vector]
         col_pairs = [(groups[pairs[p][0]][0], groups[pairs[p][1]][0]) for p in scalar]
         use_lags = cfg.lag_samples > 0 and window.history is not None \
             and len(window.history) >= cfg.lag_samples

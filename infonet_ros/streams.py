@@ -203,6 +203,13 @@ class PipelineConfig:
     @property
     def has_vectors(self) -> bool:
         return any(len(self.streams[n].fields) > 1 for n in self.stream_names)
+
+    @property
+    def vector_pairs(self) -> list[int]:
+        """Indices into ``pairs`` of the pairs with a vector stream (sliced MI)."""
+        groups = self.column_groups
+        return [k for k, (i, j) in enumerate(self.pairs)
+                if len(groups[i]) > 1 or len(groups[j]) > 1]
     graph_method: str = 'threshold'  # threshold | fdr (Benjamini-Hochberg on the p-values)
     graph_alpha: float = 0.05        # false-discovery rate of graph_method fdr
     null_path: str = ''              # null table for the p-values; empty = the shipped one
