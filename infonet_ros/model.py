@@ -438,6 +438,7 @@ class InfoNet(nn.Module):
         self.register_buffer("axis_nodes", torch.linspace(0.0, 1.0, cfg.grid_size)[:, None], persistent=False)
         self.register_buffer("log_w", trapezoid_log_weights(cfg.grid_size), persistent=False)
         self._cache: tuple | None = None  # (weights key, constants)
+        self._modules_list: tuple | None = None  # for _weights_key
 
     def train(self, mode: bool = True):
         self._cache = None
@@ -454,8 +455,13 @@ class InfoNet(nn.Module):
     # -- input-independent tensors --------------------------------------------------------
     def _weights_key(self) -> tuple:
         """Changes whenever a parameter is written in place (optimiser step, reload,
-        ``mul_`` under no_grad) or replaced."""
-        return tuple((p._version, p.data_ptr()) for p in self.parameters())
+        ``mul_`` under no_grad) or replaced. Walks the modules' own parameter dicts (a
+        fifth of ``parameters()``' cost); the module list is collected again whenever the
+        cache is dropped (``train``/``eval``, ``to``, ``load_state_dict``)."""
+        if self._cache is None or self._modules_list is None:
+            self._modules_list = tuple(self.modules())
+        return tuple((p._version, p.data_ptr()) for m in self._modules_list
+                     for p in m._parameters.values() if p is not None)
 
     def _constants(self) -> dict:
         """Everything that depends on the weights only (input-independent tensors and the

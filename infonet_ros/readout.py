@@ -133,8 +133,9 @@ def hist_bins(n: int) -> list[int]:
 def _tables(n: int):
     """Lookup tables for sets of n points (ranks are integers, so every log is a lookup):
     normal scores [n], log(d + 1/2) and log(max(d, 1/2)) for d = 0..n, c log c for c = 0..n,
-    and per histogram resolution b: (b, rank -> bin [n], rank -> b x bin [n], sum of the
-    marginals' c log c). Lookups go through ``np.take`` (faster than fancy indexing)."""
+    per histogram resolution b: (b, rank -> bin [n], rank -> b x bin [n], sum of the
+    marginals' c log c), and log(c - 1/2) for c = 0..n + 1 (NaN at 0). Lookups go through
+    ``np.take`` (faster than fancy indexing)."""
     d = np.arange(n + 1, dtype=np.float64)
     clogc = d * np.log(np.maximum(d, 1.0))
     hist = []
@@ -142,7 +143,8 @@ def _tables(n: int):
         bins = (np.arange(n) * b // n).astype(np.intp)
         marg = np.bincount(bins, minlength=b)  # a permutation fills every bin alike
         hist.append((b, bins, bins * b, 2.0 * clogc[marg].sum()))
-    return ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc, tuple(hist)
+    log_less_half = np.concatenate([[np.nan], np.log(d + 0.5)])
+    return ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc, tuple(hist), log_less_half
 
 
 def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndarray]:
@@ -169,34 +171,42 @@ def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndar
 
 @functools.lru_cache(maxsize=32)
 def _box_tables(n: int, f: float):
-    """Grid of the local-count statistic for sets of n points: (G, rank -> cell [n], mean
-    log of the expected count under independence). A permutation puts a fixed number of
-    points in every row (column) of cells, so the expectation depends on the ranks only."""
+    """Grid of the local-count statistic for sets of n points: (G, rank -> row offset
+    bu * (G + 2w) [n], rank -> cell [n] (both int32), the count dtype, mean log of the
+    expected count under independence). A permutation puts a fixed number of points in
+    every row (column) of cells, so the expectation depends on the ranks only, and so does
+    the largest possible box count (the points in a box's row range): uint8 counts when it
+    is below 256 (N up to ~10^4), uint16 below 65536."""
     g = int(min(max(round(f * n ** (1 / 3)), 2 * BOX_HALF + 1), n))
-    bins = (np.arange(n) * g // n).astype(np.intp)
+    bins = (np.arange(n) * g // n).astype(np.int32)
     cum = np.concatenate([[0], np.cumsum(np.bincount(bins, minlength=g))])
     a = np.arange(g)
     in_box = cum[np.minimum(a + BOX_HALF + 1, g)] - cum[np.maximum(a - BOX_HALF, 0)]  # points in a box's row range
-    return g, bins, 2.0 * np.log(in_box[bins] - 1.0).mean() - math.log(n - 1)
+    dtype = next(t for t in (np.uint8, np.uint16, np.int64) if in_box.max() <= np.iinfo(t).max)
+    side = g + 2 * BOX_HALF
+    return g, bins * np.int32(side), bins, dtype, 2.0 * np.log(in_box[bins] - 1.0).mean() - math.log(n - 1)
 
 
-def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, log_half: np.ndarray) -> np.ndarray:
+def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, tables) -> np.ndarray:
     """Local-count plug-in MI (``box_f*``) of rank pairs [P, N] -> [P].
 
-    The counts sit on a grid padded with w = BOX_HALF empty cells on each side (uint16 when
-    N < 65536: half the memory traffic of int32); 2w shifted adds along the flat grid give
+    The counts sit on a grid padded with w = BOX_HALF empty cells on each side, in the
+    narrowest unsigned type that holds a box count (``_box_tables``: uint8 up to N ~ 10^4,
+    a quarter of the memory traffic of int32); 2w shifted adds along the flat grid give
     every row segment of 2w + 1 cells, 2w more (shifted by whole rows) every box, and one
-    gather per point reads its box. log(c + 1/2) is a lookup (``log_half``)."""
+    gather per point reads its box. The count c includes the point itself: log(c - 1/2)
+    is a lookup (``_tables``)."""
     p, n = ru.shape
-    g, bins, log_expected = _box_tables(n, f)
+    g, row_off, bins, dtype, log_expected = _box_tables(n, f)
     w = BOX_HALF
     side = g + 2 * w
     # flat index of the box's top-left cell (row bu - w, column bv - w, padded coordinates)
-    corner = np.take(bins, ru) * side
+    cells = p * side * side
+    corner = np.take(row_off, ru)
     corner += np.take(bins, rv)
-    corner += (np.arange(p) * (side * side))[:, None]
-    counts = np.bincount((corner + w * (side + 1)).ravel(), minlength=p * side * side)
-    counts = counts.astype(np.uint16 if n < 65536 else np.int64)
+    corner += (np.arange(p, dtype=corner.dtype) * (side * side) if cells < 2 ** 31
+               else np.arange(p) * (side * side))[:, None]
+    counts = np.bincount((corner + w * (side + 1)).ravel(), minlength=cells).astype(dtype)
     seg = counts[: -2 * w].copy()  # seg[i] = counts[i] + ... + counts[i + 2w]
     for k in range(1, 2 * w + 1):
         seg += counts[k: len(counts) - 2 * w + k]
@@ -204,9 +214,8 @@ def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, log_half: np.ndarray) -> n
     box = seg[:rows].copy()        # box[i] = seg[i] + seg[i + side] + ... + seg[i + 2w side]
     for k in range(1, 2 * w + 1):
         box += seg[k * side: k * side + rows]
-    c = np.take(box, corner).astype(np.intp)
-    c -= 1  # the point itself
-    return np.take(log_half, c).mean(-1) - log_expected
+    c = np.take(box, corner)
+    return np.take(tables[5], c).mean(-1) - log_expected
 
 
 def _block_stats(a: np.ndarray, m: int, ones: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -240,11 +249,10 @@ def _directional(ru: np.ndarray, rv: np.ndarray, tables, want=None) -> dict:
     r, n = ru.shape
     scores, log_half, log_max = tables[0], tables[1], tables[2]
     logn = math.log(n)
-    # the ranks of v in u order: scatter the flat positions by rank (inverse permutation,
-    # offset per row), then gather v through them
-    order = np.empty(r * n, np.intp)
-    order[(ru + (np.arange(r) * n)[:, None]).ravel()] = np.arange(r * n)
-    vi = np.take(rv.ravel(), order).reshape(r, n)
+    # the ranks of v in u order: one scatter, vi[row, ru] = rv (flat, offset per row)
+    vi = np.empty(r * n, rv.dtype)
+    vi[(ru + (np.arange(r, dtype=ru.dtype) * n)[:, None]).ravel()] = rv.ravel()
+    vi = vi.reshape(r, n)
     want = _DIRECTIONAL_KEYS if want is None else set(want)
     out = {}
     for k in (1,) + SPACING_LAGS:
@@ -268,10 +276,10 @@ def _directional(ru: np.ndarray, rv: np.ndarray, tables, want=None) -> dict:
             continue
         m = min(name, n)
         k = n // m
-        blk = np.sort(vi[:, : k * m].reshape(r, k, m), -1)
+        blk = np.sort(vi[:, : k * m].astype(np.int32).reshape(r, k, m), -1)  # int32: faster SIMD sort
         a = max(1, int(round(math.sqrt(m) / 2)))
         # m-spacings blk[i + a] - blk[i - a], indices clamped at the block's ends: the
-        # interior, then the a values at each end
+        # interior, then the a values at each end, into one array for one lookup
         total = np.take(log_max, blk[..., 2 * a:] - blk[..., : -2 * a]).sum((-1, -2))
         total += np.take(log_max, blk[..., a : 2 * a] - blk[..., :1]).sum((-1, -2))
         total += np.take(log_max, blk[..., -1:] - blk[..., -2 * a : -a]).sum((-1, -2))
@@ -301,9 +309,9 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.nd
         out[f"hist_f{HIST_FACTORS[i]:g}"] = h
     for f in BOX_FACTORS:
         if f"box_f{f:g}" in names:
-            out[f"box_f{f:g}"] = _box_mi(ru, rv, f, tables[1])
+            out[f"box_f{f:g}"] = _box_mi(ru, rv, f, tables)
     if "gauss_ns" in names:
-        r = (scores[ru] * scores[rv]).mean(-1) / (scores * scores).mean()
+        r = (np.take(scores, ru) * np.take(scores, rv)).mean(-1) / (scores * scores).mean()
         out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))
     # the directional statistics; spacing_mean / _max both come from the lag-1 spacing
     want = {"spacing" if f in ("spacing_mean", "spacing_max") else f for f in names} & _DIRECTIONAL_KEYS
