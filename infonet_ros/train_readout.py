@@ -42,6 +42,10 @@ from .readout import (FEATURE_NAMES, LEGACY_COLUMNS, ReadoutMLP, check_feature_n
 
 DEFAULTS = {
     "out_dir": "runs/readout",
+    # where the feature shards and val.npz live (default: out_dir). Another run's directory
+    # reuses its sets (columns are selected by name); shards it lacks are written there too,
+    # with this run's features, so point it only at a run whose shards hold a superset
+    "data_dir": None,
     "bank": None,  # None: infonet_ros/data/truth_bank.json
     "seed": 0,
     "n_min": 64,
@@ -223,7 +227,9 @@ def main(argv=None):
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(int(cfg["seed"]))
     out = Path(cfg["out_dir"])
-    (out / "shards").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    sets_dir = Path(cfg["data_dir"]) if cfg.get("data_dir") else out
+    (sets_dir / "shards").mkdir(parents=True, exist_ok=True)
     bank = truth.load_bank(cfg["bank"])
     fw = cfg["family_weights"]
     families = sorted(fw)
@@ -234,7 +240,7 @@ def main(argv=None):
     probs /= probs.sum()
 
     def shard_path(i):
-        return out / "shards" / f"shard_{i:05d}.npz"
+        return sets_dir / "shards" / f"shard_{i:05d}.npz"
 
     def get_shard(i):
         p = shard_path(i)
@@ -248,7 +254,7 @@ def main(argv=None):
         return f.astype(np.float32), z["mi"].astype(np.float32)
 
     t0 = time.time()
-    val_path = out / "val.npz"
+    val_path = sets_dir / "val.npz"
     if val_path.is_file():
         z = np.load(val_path, allow_pickle=False)
         val = {(str(t), int(n)): (select_features(z[f"{t}_{n}_f"], stored_names(z), cfg["features"], str(val_path)),
@@ -260,8 +266,8 @@ def main(argv=None):
                 "names": np.array(cfg["features"])}
         for (t, n), (f, y, fam) in val.items():
             arrs[f"{t}_{n}_f"], arrs[f"{t}_{n}_y"], arrs[f"{t}_{n}_fam"] = f, y, fam
-        np.savez(out / "val.tmp.npz", **arrs)
-        (out / "val.tmp.npz").replace(val_path)
+        np.savez(sets_dir / "val.tmp.npz", **arrs)
+        (sets_dir / "val.tmp.npz").replace(val_path)
     print(f"validation sets ready ({time.time() - t0:.0f} s)", flush=True)
 
     state = json.loads((out / "state.json").read_text()) if (out / "state.json").is_file() else None

@@ -54,3 +54,22 @@ def test_legacy_shards_are_selected_by_name(tmp_path):
         _run(tmp_path / "run", "max_steps=20", f"features={json.dumps(['log_n', 'box_f5', *feats[-3:]])}")
     with pytest.raises(SystemExit, match="unknown features"):
         _run(tmp_path / "bad", "max_steps=10", 'features=["log_n", "hist_f9", "infonet_mi", "infonet_tstd", "infonet_tmax"]')
+
+
+def test_data_dir_reuses_another_runs_sets_by_name(tmp_path):
+    """A second run (fewer features, its own out_dir) reads the first run's shards and
+    validation sets through ``data_dir`` instead of recomputing them."""
+    first = tmp_path / "first"
+    _run(first, "max_steps=10")
+    stamp = {p.name: p.stat().st_mtime_ns for p in (first / "shards").iterdir()}
+    feats = ["log_n", "hist_f0.8", "vasicek_m64", "infonet_mi", "infonet_tstd", "infonet_tmax"]
+    second = tmp_path / "second"
+    _run(second, "max_steps=10", f"data_dir={first}", f"features={json.dumps(feats)}")
+    assert not (second / "shards").exists() and not (second / "val.npz").exists()
+    assert {p.name: p.stat().st_mtime_ns for p in (first / "shards").iterdir()} == stamp  # read, not rewritten
+    z = np.load(first / "shards" / "shard_00000.npz")
+    cols = [list(z["names"]).index(f) for f in feats]
+    norm = json.loads((second / "norm.json").read_text())
+    shards = [np.load(first / "shards" / f"shard_{i:05d}.npz")["features"] for i in range(2)]
+    np.testing.assert_allclose(norm["mean"], np.concatenate(shards)[:, cols].mean(0), rtol=1e-5)
+    assert SupervisedReadout.load(second / "best.safetensors").feature_names == tuple(feats)
