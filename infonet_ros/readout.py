@@ -87,11 +87,12 @@ ALL_FEATURES = tuple(
     + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
     + [f"box_f{f:g}" for f in BOX_FACTORS] + list(INFONET_FEATURES)
 )
-# the default set of a new read-out (``train_readout``'s ``features``): the block variances,
-# the coarser spacings and the outermost histogram resolutions add nothing once the Vasicek
-# entropies are in (docs/READOUT.md, "Features"), and cost ~40 % of the rank statistics
+# the shipped read-out's set (v6d) and the default of a new one (``train_readout``'s
+# ``features``): the block variances, the coarser spacings and the outermost histogram
+# resolutions add nothing once the Vasicek entropies are in, and box_f10 takes the place of
+# hist_f2 at about its cost (docs/READOUT.md, "Features", "v6 feature probe")
 FEATURE_NAMES = (
-    "log_n", "hist_f0.8", "hist_f1.25", "hist_f2", "gauss_ns", "spacing_mean", "spacing_max",
+    "log_n", "hist_f0.8", "hist_f1.25", "box_f10", "gauss_ns", "spacing_mean", "spacing_max",
     "vasicek_m16", "vasicek_m64", *INFONET_FEATURES,
 )
 

@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from infonet_ros import truth  # noqa: E402
-from infonet_ros.readout import (ALL_FEATURES, FEATURE_NAMES, SupervisedReadout, _tables, infonet_features,  # noqa: E402
+from infonet_ros.readout import (ALL_FEATURES, SupervisedReadout, _tables, infonet_features,  # noqa: E402
                                  numpy_features, rank_random_ties, _default_infonet)
 from infonet_ros.tasks import GaussianMixture, data_seed, order_mixtures  # noqa: E402
 from accuracy import order_accuracy  # noqa: E402
@@ -190,9 +190,16 @@ def candidates(ru: np.ndarray, rv: np.ndarray, which=ROUND2) -> dict:
 WHICH = ROUND2
 
 
+BASE_READOUT = "runs/readout_v5b/best.safetensors"  # the read-out the probe corrects (--base)
+
+
+def base_readout():
+    return SupervisedReadout.load(BASE_READOUT)
+
+
 def featurize(xs, ys, rng, readout, model):
     ru, rv = rank_random_ties(xs, rng), rank_random_ties(ys, rng)
-    base = np.concatenate([numpy_features(ru, rv, FEATURE_NAMES), infonet_features(model, ru, rv)], -1)
+    base = np.concatenate([numpy_features(ru, rv, readout.feature_names), infonet_features(model, ru, rv)], -1)
     med = readout.estimate_interval(base)[1]
     return base, med, candidates(ru, rv, WHICH)
 
@@ -202,7 +209,7 @@ def build_train(n, sets, seed, chunk=64):
     fams = sorted(FAMILY_WEIGHTS)
     probs = np.array([FAMILY_WEIGHTS[f] for f in fams])
     probs /= probs.sum()
-    readout, model = SupervisedReadout.pretrained(), _default_infonet()
+    readout, model = base_readout(), _default_infonet()
     rng = np.random.default_rng([seed, 12, n])
     parts = []
     for _ in range(0, sets, chunk):
@@ -223,7 +230,7 @@ def build_train(n, sets, seed, chunk=64):
 
 
 def build_eval(n, repeats):
-    readout, model = SupervisedReadout.pretrained(), _default_infonet()
+    readout, model = base_readout(), _default_infonet()
     mix = order_mixtures(40)
     parts = []
     for r in range(repeats):
@@ -304,8 +311,12 @@ def metrics(est, ev, repeats):
 
 
 def main():
+    global WHICH, BASE_READOUT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--base", default=BASE_READOUT, help="the read-out whose features and median the arms correct "
+                    "(default: v5b, shipped when the probe ran; its run directory is not in git: "
+                    "config/train_readout_v5b.yaml rebuilds it, or pass infonet_ros/data/readout.safetensors)")
     ap.add_argument("--train-sets", type=int, default=12000)
     ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
@@ -317,8 +328,8 @@ def main():
     ap.add_argument("--round", type=int, default=2, help="1: the first candidate set (Vasicek, histograms, "
                     "grid box, kernel); 2: readout's box_f5 / box_f10 and finer histograms")
     args = ap.parse_args()
-    global WHICH
     WHICH = ROUND1 if args.round == 1 else ROUND2
+    BASE_READOUT = args.base
     torch.set_num_threads(1)
     t0 = time.time()
     cache = ROOT / args.cache / f"round{args.round}"
@@ -329,7 +340,7 @@ def main():
     print(f"eval sets ready ({time.time() - t0:.0f} s)", flush=True)
     if args.readout:
         ro = SupervisedReadout.load(args.readout)
-        cols = {name: ev["base"][:, i] for i, name in enumerate(FEATURE_NAMES)}
+        cols = {name: ev["base"][:, i] for i, name in enumerate(base_readout().feature_names)}
         cols.update({k[2:]: v for k, v in ev.items() if k.startswith("c_")})
         est = ro.estimate_interval(np.stack([cols[f] for f in ro.feature_names], -1))[1]
         for name, e in (("v5b as shipped", ev["med"]), (f"{args.readout} (step {ro.info.get('step')})", est)):

@@ -174,7 +174,7 @@ def test_legacy_column_order_is_frozen():
         "log_n", "hist_f0.5", "hist_f0.8", "hist_f1.25", "hist_f2", "hist_f3.2", "gauss_ns", "spacing_mean",
         "spacing_max", "block_ns_m8", "block_ns_m32", "block_u_m8", "block_u_m32", "spacing_k4", "spacing_k16",
         "vasicek_m16", "vasicek_m64", *INFONET_FEATURES)
-    assert set(LEGACY_COLUMNS) <= set(ALL_FEATURES) and set(FEATURE_NAMES) <= set(LEGACY_COLUMNS)
+    assert set(LEGACY_COLUMNS) <= set(ALL_FEATURES) and set(FEATURE_NAMES) <= set(ALL_FEATURES)
 
 
 def test_quantiles_are_ordered_and_save_load_round_trip(tmp_path):
