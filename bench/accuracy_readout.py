@@ -15,7 +15,9 @@ Reported per method and N: MAE, bias at independence, mean relative error where 
 max |relative error| over the MI > 1 tasks (task means), order accuracy; for the read-out
 the 90 % interval coverage per N and per family (held-out families marked). "bias at MI=0
 (unclipped)" is the read-out's median before the clip at 0 (KSG is never clipped; the
-shipped InfoNet always is).
+shipped InfoNet always is). ``--coverage-repeats R`` adds coverage per family from R
+repeats per (task, N), each cell with its 95 % Wilson interval checked against the target
+band 0.87-0.93: a cell marked * misses it beyond sampling noise.
 Writes bench/results/accuracy_readout.md (+ .json with every estimate).
 """
 
@@ -86,6 +88,28 @@ def family_of(task) -> str:
 
 def is_held_out(fam: str) -> bool:
     return any(h in fam for h in truth.HELD_OUT)
+
+
+COVERAGE_BAND = (0.87, 0.93)  # the issue's target for the 90 % interval
+
+
+def wilson(p: float, k: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion p observed over k windows."""
+    if k == 0:
+        return float("nan"), float("nan")
+    d = 1 + z * z / k
+    c = (p + z * z / (2 * k)) / d
+    h = z * np.sqrt(p * (1 - p) / k + z * z / (4 * k * k)) / d
+    return c - h, c + h
+
+
+def band_excluded(p: float, k: int) -> bool:
+    lo, hi = wilson(p, k)
+    return hi < COVERAGE_BAND[0] or lo > COVERAGE_BAND[1]
+
+
+def coverage_cell(p: float, k: int) -> str:
+    return f"{p:.2f}{'*' if band_excluded(p, k) else ''}"
 
 
 def main(argv=None):
@@ -192,7 +216,7 @@ def main(argv=None):
 
     # Coverage with many repeats (read-out only: its features cost milliseconds). Per family
     # and N, over all tasks of the family; the repeats use the same seed rule.
-    cov_big, bias_big = {}, {}
+    cov_big, bias_big, cov_n = {}, {}, {}
     if args.coverage_repeats:
         for n in ns:
             per_fam = {}
@@ -208,7 +232,9 @@ def main(argv=None):
                 if t in suite:
                     per_fam.setdefault("all suite tasks", []).append(((lo_ <= tr_) & (tr_ <= hi_), mid_ - tr_))
             for f_, v in per_fam.items():
-                cov_big[f"{f_}@{n}"] = float(np.mean(np.concatenate([a for a, _ in v])))
+                hits = np.concatenate([a for a, _ in v])
+                cov_big[f"{f_}@{n}"] = float(np.mean(hits))
+                cov_n[f"{f_}@{n}"] = int(hits.size)
                 bias_big[f"{f_}@{n}"] = float(np.mean(np.abs(np.concatenate([b for _, b in v]))))
 
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
@@ -250,8 +276,16 @@ def main(argv=None):
                   "|---|" + "---:|" * (2 * len(ns))]
         for f in ["all suite tasks"] + fams:
             tag = " (held out)" if is_held_out(f) else ""
-            lines.append(f"| {f}{tag} | " + " | ".join(f"{cov_big[f'{f}@{n}']:.2f}" for n in ns) + " | "
-                         + " | ".join(f"{bias_big[f'{f}@{n}']:.3f}" for n in ns) + " |")
+            lines.append(f"| {f}{tag} | " + " | ".join(coverage_cell(cov_big[f'{f}@{n}'], cov_n[f'{f}@{n}']) for n in ns)
+                         + " | " + " | ".join(f"{bias_big[f'{f}@{n}']:.3f}" for n in ns) + " |")
+        cells = [(cov_big[f"{f}@{n}"], cov_n[f"{f}@{n}"]) for f in fams for n in ns]
+        inside = sum(COVERAGE_BAND[0] <= c <= COVERAGE_BAND[1] for c, _ in cells)
+        excluded = sum(band_excluded(c, k) for c, k in cells)
+        lines += ["", f"Per-family cells (families x N): {inside} of {len(cells)} in {COVERAGE_BAND[0]}-{COVERAGE_BAND[1]}; "
+                  f"{excluded} whose 95 % Wilson interval excludes that band (marked *: a miss that is not sampling "
+                  f"noise). Windows per cell: {min(k for _, k in cells)}-{max(k for _, k in cells)}; at 0.90 coverage "
+                  f"and k windows the sampling sd is sqrt(0.09 / k) (0.030 at k = 100, 0.015 at 400), so a calibrated "
+                  "estimator leaves the band in about a third of the cells at k = 100."]
     lines += ["", "## MAE per family", "", "| family | " + " | ".join(f"{m} {n}" for m in methods for n in ns) + " |",
               "|---|" + "---:|" * (len(methods) * len(ns))]
     for f in fams:
@@ -274,7 +308,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "summary": summary, "coverage": coverage,
-                                                    "coverage_many_repeats": cov_big, "mae_many_repeats": bias_big,
+                                                    "coverage_many_repeats": cov_big, "coverage_windows": cov_n, "mae_many_repeats": bias_big,
                                                     "records": recs, "order_records": order_recs}, indent=1, default=str))
     print(f"wrote {out}", file=sys.stderr)
 
