@@ -204,9 +204,10 @@ def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, tables) -> np.ndarray:
     # flat index of the box's top-left cell (row bu - w, column bv - w, padded coordinates)
     cells = p * side * side
     corner = np.take(row_off, ru)
+    if cells >= 2 ** 31:  # flat indices beyond int32 (tens of thousands of pairs)
+        corner = corner.astype(np.int64)
     corner += np.take(bins, rv)
-    corner += (np.arange(p, dtype=corner.dtype) * (side * side) if cells < 2 ** 31
-               else np.arange(p) * (side * side))[:, None]
+    corner += (np.arange(p, dtype=corner.dtype) * (side * side))[:, None]
     counts = np.bincount((corner + w * (side + 1)).ravel(), minlength=cells).astype(dtype)
     seg = counts[: -2 * w].copy()  # seg[i] = counts[i] + ... + counts[i + 2w]
     for k in range(1, 2 * w + 1):
@@ -252,7 +253,7 @@ def _directional(ru: np.ndarray, rv: np.ndarray, tables, want=None) -> dict:
     logn = math.log(n)
     # the ranks of v in u order: one scatter, vi[row, ru] = rv (flat, offset per row)
     vi = np.empty(r * n, rv.dtype)
-    vi[(ru + (np.arange(r, dtype=ru.dtype) * n)[:, None]).ravel()] = rv.ravel()
+    vi[(ru + (np.arange(r, dtype=np.intp) * n)[:, None]).ravel()] = rv.ravel()
     vi = vi.reshape(r, n)
     want = _DIRECTIONAL_KEYS if want is None else set(want)
     out = {}
@@ -280,7 +281,7 @@ def _directional(ru: np.ndarray, rv: np.ndarray, tables, want=None) -> dict:
         blk = np.sort(vi[:, : k * m].astype(np.int32).reshape(r, k, m), -1)  # int32: faster SIMD sort
         a = max(1, int(round(math.sqrt(m) / 2)))
         # m-spacings blk[i + a] - blk[i - a], indices clamped at the block's ends: the
-        # interior, then the a values at each end, into one array for one lookup
+        # interior, then the a values at each end
         total = np.take(log_max, blk[..., 2 * a:] - blk[..., : -2 * a]).sum((-1, -2))
         total += np.take(log_max, blk[..., a : 2 * a] - blk[..., :1]).sum((-1, -2))
         total += np.take(log_max, blk[..., -1:] - blk[..., -2 * a : -a]).sum((-1, -2))
