@@ -185,10 +185,11 @@ def _task_mean(est, task, n):
 @pytest.mark.parametrize("n", NS)
 def test_dependent_tied_pairs_within_005_of_the_truth(est, n):
     """sign(Z1) against a correlated Gaussian, and Gaussian pairs quantised on both axes.
-    At N = 128 the read-out's median leans towards its training prior (+0.04 on 20-level
-    pairs, the same as on continuous pairs at this MI: docs/READOUT.md), hence 0.07 there."""
+    At N = 128 the read-out's median leans towards its training prior (on 20-level pairs
+    +0.066 with read-out v5b, +0.070 with v6d; bench/results/ties.md), hence 0.08 there, as
+    for the one-sided pairs below. The fault this guards against read +1.5 nats."""
     tasks = [QuantisedGaussian(0.8, 2, None)] + [QuantisedGaussian(0.8, lv, lv) for lv in (2, 3, 7, 20)]
-    tol = 0.07 if n < 500 else 0.05
+    tol = 0.08 if n < 500 else 0.05
     for task in tasks:
         mean = _task_mean(est, task, n)
         assert abs(mean - task.mutual_information()) <= tol, (task.name, n, mean)
