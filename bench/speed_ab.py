@@ -1,0 +1,147 @@
+"""Speed of the published estimate now against an earlier revision, interleaved with KSG.
+
+    python bench/speed_ab.py --baseline 87879de            # N = 1000, 28 pairs, 90 s
+    python bench/speed_ab.py --baseline v0.3 --ns 256,1000 --seconds 60 --out /tmp/ab.md
+
+The machine's speed drifts (up to 40 % between runs, and not alike for every method: a
+busy memory bus slows the network and the rank statistics more than KSG's tree search), so
+"is the new estimate slower than the one it replaces" needs both in one process, round by
+round. The baseline's package (code, bundled weights, read-out and null tables) is taken
+from git at ``--baseline`` (``git archive``) and imported under another name; the package
+modules the estimator imports use relative imports, so the two do not mix.
+
+Each round: four one-pair KSG calls (k = 3), then one ``estimate_batch`` call of the
+baseline, of the current package, and of the current network without its read-out, on the
+same P pairs (bench/speed.py's inputs). Reported per N: median latency per window, pair
+throughput and its ratio to KSG's one-pair calls (bench/speed.py's "x KSG"), and current /
+baseline time. Writes a markdown table (stdout and ``--out``) and a JSON file beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from accuracy import machine_info  # noqa: E402
+from infonet_ros.baselines import KSG  # noqa: E402
+from infonet_ros.runtime import tune_malloc  # noqa: E402
+from speed import make_inputs  # noqa: E402
+
+BASELINE_NAME = "infonet_ros_baseline"
+
+
+def import_baseline(rev: str, into: Path):
+    """The package at git revision ``rev`` as module ``infonet_ros_baseline`` (its estimator)."""
+    try:
+        blob = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "infonet_ros"],
+                              check=True, capture_output=True).stdout
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"--baseline {rev!r}: git archive failed: {e.stderr.decode().strip()}") from None
+    tar_path = into / "baseline.tar"
+    tar_path.write_bytes(blob)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into, filter="data")
+    (into / "infonet_ros").rename(into / BASELINE_NAME)
+    sys.path.insert(0, str(into))
+    return importlib.import_module(f"{BASELINE_NAME}.estimator")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", required=True, help="git revision whose package is the baseline")
+    ap.add_argument("--ns", default="1000", help="sample sizes (default 1000)")
+    ap.add_argument("--pairs", type=int, default=28, help="pairs per window (default 28)")
+    ap.add_argument("--seconds", type=float, default=90.0, help="interleaved timing per N (default 90)")
+    ap.add_argument("--out", default="bench/results/speed_ab.md")
+    args = ap.parse_args(argv)
+    tune_malloc()
+    import torch
+    torch.set_num_threads(1)
+    from infonet_ros import InfoNetEstimator
+    ns = [int(v) for v in args.ns.split(",")]
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline], capture_output=True,
+                         text=True).stdout.strip() or args.baseline
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "infonet_ros"], capture_output=True,
+                                text=True).stdout.strip())
+    rows = []
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        base_mod = import_baseline(args.baseline, Path(tmp))
+        ests = {
+            f"baseline {rev}": base_mod.InfoNetEstimator.pretrained(device="cpu"),
+            f"current {head}{' (+ uncommitted)' if dirty else ''}": InfoNetEstimator.pretrained(device="cpu"),
+            "current, raw network (readout=False)": InfoNetEstimator.pretrained(device="cpu", readout=False),
+        }
+        ksg = KSG(k=3)
+        for n in ns:
+            xs, ys = make_inputs(n)
+            xs, ys = xs[: args.pairs], ys[: args.pairs]
+            for e in ests.values():  # warm-up
+                e.estimate_batch(xs, ys)
+                e.estimate_batch(xs, ys)
+            times = {k: [] for k in ests}
+            ksg_t = []
+            i = 0
+            end = time.perf_counter() + args.seconds
+            while time.perf_counter() < end:
+                for _ in range(4):
+                    t0 = time.perf_counter()
+                    ksg.estimate(xs[i % args.pairs], ys[i % args.pairs])
+                    ksg_t.append(time.perf_counter() - t0)
+                    i += 1
+                for k, e in ests.items():
+                    t0 = time.perf_counter()
+                    e.estimate_batch(xs, ys)
+                    times[k].append(time.perf_counter() - t0)
+            ksg_rate = 1.0 / float(np.median(ksg_t))
+            base = float(np.median(next(iter(times.values()))))
+            rows.append({"method": "KSG (one pair per call)", "n": n, "p50_ms": 1e3 / ksg_rate, "pairs_per_s": ksg_rate,
+                         "x_ksg": 1.0, "vs_baseline": None, "calls": len(ksg_t)})
+            for k, t in times.items():
+                med = float(np.median(t))
+                rows.append({"method": k, "n": n, "p50_ms": med * 1e3, "pairs_per_s": args.pairs / med,
+                             "x_ksg": args.pairs / med / ksg_rate, "vs_baseline": med / base, "calls": len(t)})
+    meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
+            "load_at_start": [round(v, 2) for v in load], "baseline": rev, "head": head, "pairs": args.pairs,
+            "seconds_per_n": args.seconds, "command": "bench/speed_ab.py " + " ".join(argv or sys.argv[1:])}
+    lines = ["# Speed against an earlier revision (`bench/speed_ab.py`)", "",
+             f"- date: {meta['date']}; machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores; load average "
+             f"at start {' '.join(map(str, meta['load_at_start']))}; torch 1 thread",
+             f"- baseline: the package at {rev} (its code, weights, read-out); current: {head}"
+             f"{' with uncommitted changes' if dirty else ''}",
+             f"- {args.pairs} pairs per window (bench/speed.py's inputs), interleaved round by round for "
+             f"{args.seconds:g} s per N", f"- command: `{meta['command']}`", "",
+             "| method | N | window p50 (ms) | pairs / s | x KSG | time / baseline | calls |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        vs = "" if r["vs_baseline"] is None else f"{r['vs_baseline']:.3f}"
+        lines.append(f"| {r['method']} | {r['n']} | {r['p50_ms']:.2f} | {r['pairs_per_s']:.0f} | {r['x_ksg']:.2f} | "
+                     f"{vs} | {r['calls']} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
