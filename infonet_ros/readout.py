@@ -39,6 +39,9 @@ shipped read-out's set) and only those are computed:
   fixed by the ranks); the statistic is mean_i log((c_i + 1/2) / e_i). A box-kernel density
   estimate at a bandwidth ~N^(-1/3) that, unlike the histograms, is centred on each point:
   it resolves the fine structure of the copula at large N (multi-component mixtures)
+* ``abs_ns``: the correlation of the absolute normal scores |z_u|, |z_v|: dependence of
+  scale, which the correlation of the scores misses (a t copula with rho = 0 puts its
+  mass in the four corners; ~0 at independence, signed)
 * ``infonet_mi``, ``infonet_tstd``, ``infonet_tmax``: the shipped InfoNet's cross-fitted DV
   value and the spread / maximum of its two DV tables.
 
@@ -85,7 +88,7 @@ ALL_FEATURES = tuple(
     ["log_n"] + [f"hist_f{f:g}" for f in HIST_FACTORS] + ["gauss_ns", "spacing_mean", "spacing_max"]
     + [f"block_ns_m{m}" for m in BLOCK_SIZES] + [f"block_u_m{m}" for m in BLOCK_SIZES]
     + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
-    + [f"box_f{f:g}" for f in BOX_FACTORS] + list(INFONET_FEATURES)
+    + [f"box_f{f:g}" for f in BOX_FACTORS] + ["abs_ns"] + list(INFONET_FEATURES)
 )
 # the shipped read-out's set (v6d) and the default of a new one (``train_readout``'s
 # ``features``): the block variances, the coarser spacings and the outermost histogram
@@ -312,6 +315,11 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.nd
     for f in BOX_FACTORS:
         if f"box_f{f:g}" in names:
             out[f"box_f{f:g}"] = _box_mi(ru, rv, f, tables)
+    if "abs_ns" in names:
+        # |scores| has the same mean and variance in every row of a permutation
+        a = np.abs(scores)
+        m, v = a.mean(), a.var()
+        out["abs_ns"] = ((np.take(a, ru) * np.take(a, rv)).mean(-1) - m * m) / v
     if "gauss_ns" in names:
         r = (np.take(scores, ru) * np.take(scores, rv)).mean(-1) / (scores * scores).mean()
         out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))

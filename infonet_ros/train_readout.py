@@ -84,6 +84,10 @@ DEFAULTS = {
     # their columns (legacy shards without names hold ``readout.LEGACY_COLUMNS``), and the
     # columns are selected by name, so one shard pool serves any feature set
     "features": list(FEATURE_NAMES),
+    # the columns stored in new shards and validation sets (default: ``features``). A
+    # superset costs a little more per shard and lets later runs with other feature sets
+    # read the same sets (``data_dir``)
+    "shard_features": None,
 }
 
 
@@ -126,7 +130,7 @@ def make_shard(cfg, bank, index: int, families, probs):
     parts = []
     for _ in range(cfg["chunks_per_shard"]):
         n = log_uniform_n(rng, cfg["n_min"], cfg["n_max"])
-        f, m, fi = make_chunk(rng, n, cfg["chunk"], families, probs, bank, "train", cfg["features"])
+        f, m, fi = make_chunk(rng, n, cfg["chunk"], families, probs, bank, "train", cfg["shard_features"])
         parts.append((f, m, np.array([families[j] for j in fi])))
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
@@ -138,7 +142,7 @@ def make_val(cfg, bank, families, probs):
         rng = np.random.default_rng([int(cfg["seed"]), 2, n])
         for tag, fams, p, chunks in (("train_families", families, probs, cfg["val_chunks"]),
                                      ("held_out", list(truth.HELD_OUT), None, cfg["val_heldout_chunks"])):
-            parts = [make_chunk(rng, n, cfg["chunk"], fams, p, bank, "val", cfg["features"]) for _ in range(chunks)]
+            parts = [make_chunk(rng, n, cfg["chunk"], fams, p, bank, "val", cfg["shard_features"]) for _ in range(chunks)]
             out[(tag, n)] = (np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts]),
                              np.concatenate([np.array([fams[j] for j in q[2]]) for q in parts]))
     return out
@@ -222,8 +226,13 @@ def main(argv=None):
         cfg[k] = yaml.safe_load(v)
     try:
         cfg["features"] = list(check_feature_names(cfg["features"], "config features"))
+        cfg["shard_features"] = list(check_feature_names(cfg.get("shard_features") or cfg["features"],
+                                                         "config shard_features"))
     except ValueError as e:
         raise SystemExit(str(e)) from None
+    missing = [f for f in cfg["features"] if f not in cfg["shard_features"]]
+    if missing:
+        raise SystemExit(f"config shard_features must hold every one of features; missing {missing}")
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(int(cfg["seed"]))
     out = Path(cfg["out_dir"])
@@ -247,7 +256,7 @@ def main(argv=None):
         if not p.is_file():
             f, m, fam = make_shard(cfg, bank, i, families, probs)
             tmp = p.with_name(p.stem + ".tmp.npz")
-            np.savez(tmp, features=f, mi=m, family=fam, names=np.array(cfg["features"]))
+            np.savez(tmp, features=f, mi=m, family=fam, names=np.array(cfg["shard_features"]))
             tmp.replace(p)
         z = np.load(p, allow_pickle=False)
         f = select_features(z["features"], stored_names(z), cfg["features"], str(p))
@@ -263,11 +272,13 @@ def main(argv=None):
     else:
         val = make_val(cfg, bank, families, probs)
         arrs = {"tags": np.array([k[0] for k in val]), "ns": np.array([k[1] for k in val]),
-                "names": np.array(cfg["features"])}
+                "names": np.array(cfg["shard_features"])}
         for (t, n), (f, y, fam) in val.items():
             arrs[f"{t}_{n}_f"], arrs[f"{t}_{n}_y"], arrs[f"{t}_{n}_fam"] = f, y, fam
         np.savez(sets_dir / "val.tmp.npz", **arrs)
         (sets_dir / "val.tmp.npz").replace(val_path)
+        val = {k: (select_features(f, cfg["shard_features"], cfg["features"], str(val_path)), y, fam)
+               for k, (f, y, fam) in val.items()}
     print(f"validation sets ready ({time.time() - t0:.0f} s)", flush=True)
 
     state = json.loads((out / "state.json").read_text()) if (out / "state.json").is_file() else None

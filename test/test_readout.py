@@ -92,6 +92,7 @@ def reference_numpy_features(ru: np.ndarray, rv: np.ndarray) -> np.ndarray:
     out += [(d1[f"spacing_k{k}"] + d2[f"spacing_k{k}"]) / 2 for k in SPACING_LAGS]
     out += [(d1[f"vasicek_m{m}"] + d2[f"vasicek_m{m}"]) / 2 for m in VASICEK_BLOCKS]
     out += [_ref_box_mi(ru, rv, f) for f in BOX_FACTORS]
+    out.append(np.array([np.corrcoef(np.abs(a), np.abs(b))[0, 1] for a, b in zip(zu, zv)]))  # abs_ns
     return np.stack(out, -1)
 
 
@@ -165,6 +166,24 @@ def test_box_features_symmetric_rank_invariant_and_track_dependence():
     xi, yi = rng.normal(size=(2, 20, 2000))
     f0 = numpy_features(rank_random_ties(xi, rng), rank_random_ties(yi, rng), names)
     assert np.abs(f0.mean(0)).max() < 0.05 and np.abs(f0.mean(0)).max() < f.min() / 10, f0.mean(0)
+
+
+def test_abs_ns_sees_scale_dependence_that_the_correlation_misses():
+    """abs_ns: symmetric, invariant to increasing maps, ~0 at independence, and clearly
+    positive on a t copula with rho = 0 (uncorrelated, dependent through the shared scale),
+    where gauss_ns stays ~0."""
+    rng = np.random.default_rng(5)
+    names = ["log_n", "gauss_ns", "abs_ns", *INFONET_FEATURES]
+    x, y = T.student_t(0.0, 2.0).sample(2000, rng)
+    ru, rv = rank_random_ties(x[None], rng), rank_random_ties(y[None], rng)
+    g, a = numpy_features(ru, rv, names)[0, 1:]
+    np.testing.assert_allclose(numpy_features(rv, ru, names), numpy_features(ru, rv, names), rtol=1e-12)
+    ru2 = rank_random_ties(np.exp(x)[None], rng)
+    np.testing.assert_allclose(numpy_features(ru2, rv, names), numpy_features(ru, rv, names), rtol=1e-12)
+    assert g < 0.01 and a > 0.15, (g, a)
+    xi, yi = rng.normal(size=(40, 2, 2000)).transpose(1, 0, 2)
+    a0 = numpy_features(rank_random_ties(xi, rng), rank_random_ties(yi, rng), names)[:, 2]
+    assert abs(a0.mean()) < 0.01 and a0.std() < 0.05, (a0.mean(), a0.std())
 
 
 def test_legacy_column_order_is_frozen():

@@ -73,3 +73,22 @@ def test_data_dir_reuses_another_runs_sets_by_name(tmp_path):
     shards = [np.load(first / "shards" / f"shard_{i:05d}.npz")["features"] for i in range(2)]
     np.testing.assert_allclose(norm["mean"], np.concatenate(shards)[:, cols].mean(0), rtol=1e-5)
     assert SupervisedReadout.load(second / "best.safetensors").feature_names == tuple(feats)
+
+
+def test_shard_features_store_a_superset_that_other_runs_select_from(tmp_path):
+    """shard_features: the shards and validation sets hold more columns than the run
+    trains on; a second run with another feature set reads them through data_dir."""
+    first = tmp_path / "first"
+    store = ["log_n", "hist_f0.8", "abs_ns", "box_f10", "gauss_ns", "infonet_mi", "infonet_tstd", "infonet_tmax"]
+    feats = ["log_n", "gauss_ns", "infonet_mi", "infonet_tstd", "infonet_tmax"]
+    _run(first, "max_steps=10", f"features={json.dumps(feats)}", f"shard_features={json.dumps(store)}")
+    z = np.load(first / "shards" / "shard_00000.npz")
+    assert list(z["names"]) == store and z["features"].shape == (8, len(store))
+    assert list(np.load(first / "val.npz")["names"]) == store
+    assert SupervisedReadout.load(first / "best.safetensors").feature_names == tuple(feats)
+    other = ["log_n", "abs_ns", "box_f10", "infonet_mi", "infonet_tstd", "infonet_tmax"]
+    _run(tmp_path / "second", "max_steps=10", f"data_dir={first}", f"features={json.dumps(other)}")
+    assert SupervisedReadout.load(tmp_path / "second" / "best.safetensors").feature_names == tuple(other)
+    with pytest.raises(SystemExit, match=r"shard_features must hold every one of features; missing \['hist_f2'\]"):
+        _run(tmp_path / "bad", "max_steps=10", f"shard_features={json.dumps(feats)}",
+             f"features={json.dumps(['log_n', 'hist_f2', *feats[2:]])}")
