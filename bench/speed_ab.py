@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +37,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from accuracy import machine_info  # noqa: E402
-from infonet_ros.baselines import KSG  # noqa: E402
 from infonet_ros.runtime import tune_malloc  # noqa: E402
-from speed import make_inputs  # noqa: E402
+from speed import Group, ksg_groups, make_inputs, time_interleaved  # noqa: E402
 
 BASELINE_NAME = "infonet_ros_baseline"
 
@@ -89,35 +87,23 @@ def main(argv=None) -> int:
             f"current {head}{' (+ uncommitted)' if dirty else ''}": InfoNetEstimator.pretrained(device="cpu"),
             "current, raw network (readout=False)": InfoNetEstimator.pretrained(device="cpu", readout=False),
         }
-        ksg = KSG(k=3)
         for n in ns:
             xs, ys = make_inputs(n)
             xs, ys = xs[: args.pairs], ys[: args.pairs]
-            for e in ests.values():  # warm-up
-                e.estimate_batch(xs, ys)
-                e.estimate_batch(xs, ys)
-            times = {k: [] for k in ests}
-            ksg_t = []
-            i = 0
-            end = time.perf_counter() + args.seconds
-            while time.perf_counter() < end:
-                for _ in range(4):
-                    t0 = time.perf_counter()
-                    ksg.estimate(xs[i % args.pairs], ys[i % args.pairs])
-                    ksg_t.append(time.perf_counter() - t0)
-                    i += 1
-                for k, e in ests.items():
-                    t0 = time.perf_counter()
-                    e.estimate_batch(xs, ys)
-                    times[k].append(time.perf_counter() - t0)
-            ksg_rate = 1.0 / float(np.median(ksg_t))
-            base = float(np.median(next(iter(times.values()))))
+            unlimited = 1 << 30  # the time budget ends the rounds, not a call count
+            ksg = ksg_groups(xs, ys)[0]  # one pair per call, four per round
+            ksg.calls, ksg.max_calls = ksg.calls[: args.pairs], unlimited
+            groups = [Group(k, "cpu", args.pairs, [lambda e=e: e.estimate_batch(xs, ys)], max_calls=unlimited)
+                      for k, e in ests.items()]
+            time_interleaved([ksg, *groups], min_rounds=1, budget_s=args.seconds)
+            ksg_rate = 1.0 / float(np.median(ksg.lat))
+            base = float(np.median(groups[0].lat))
             rows.append({"method": "KSG (one pair per call)", "n": n, "p50_ms": 1e3 / ksg_rate, "pairs_per_s": ksg_rate,
-                         "x_ksg": 1.0, "vs_baseline": None, "calls": len(ksg_t)})
-            for k, t in times.items():
-                med = float(np.median(t))
-                rows.append({"method": k, "n": n, "p50_ms": med * 1e3, "pairs_per_s": args.pairs / med,
-                             "x_ksg": args.pairs / med / ksg_rate, "vs_baseline": med / base, "calls": len(t)})
+                         "x_ksg": 1.0, "vs_baseline": None, "calls": len(ksg.lat)})
+            for g in groups:
+                med = float(np.median(g.lat))
+                rows.append({"method": g.method, "n": n, "p50_ms": med * 1e3, "pairs_per_s": args.pairs / med,
+                             "x_ksg": args.pairs / med / ksg_rate, "vs_baseline": med / base, "calls": len(g.lat)})
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
             "load_at_start": [round(v, 2) for v in load], "baseline": rev, "head": head, "pairs": args.pairs,
             "seconds_per_n": args.seconds, "command": "bench/speed_ab.py " + " ".join(argv or sys.argv[1:])}
