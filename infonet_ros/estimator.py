@@ -230,7 +230,8 @@ class InfoNetEstimator:
             return nan, mid, nan.copy()
         from .readout import numpy_features
         n = uc.shape[-1]
-        ranks = np.rint(uc.float().cpu().numpy() * n - 0.5).astype(np.intp)  # 0..N-1 per row
+        # 0-based ranks: u * N = r + 1/2 up to float32 rounding (< 1/4 for N < 2^21), truncated
+        ranks = (uc.float().cpu().numpy() * np.float32(n)).astype(np.intp)
         ranks[const] = np.arange(n)  # any permutation: the features need one
         feats = np.concatenate([numpy_features(ranks[:, 0], ranks[:, 1], self.readout.feature_names),
                                 self._forward_points(u, tables=True)], -1)
@@ -240,10 +241,14 @@ class InfoNetEstimator:
     def _ranks(self, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """cols: [K, N] float64 -> (ranks [K, N] float32 on device, constant-column mask [K],
         mask [K] of columns with ties; their ranks here are averaged, see ``_break_ties``)."""
-        const = (cols.max(axis=1) == cols.min(axis=1)) if cols.size else np.zeros(0, bool)
         if self.torch_device.type == "cpu":  # numpy sorts faster on a CPU
             r, tied = rank_transform_numpy(cols, return_ties=True)
+            const = np.zeros(len(cols), bool)  # a constant column (N >= 2) is a tied one
+            if tied.any():
+                t = np.flatnonzero(tied)
+                const[t] = cols[t].max(axis=1) == cols[t].min(axis=1)
             return torch.from_numpy(r), const, tied
+        const = (cols.max(axis=1) == cols.min(axis=1)) if cols.size else np.zeros(0, bool)
         t = torch.from_numpy(np.ascontiguousarray(cols)).to(self.torch_device)
         s = t.sort(-1).values
         tied = (s[:, 1:] == s[:, :-1]).any(-1).cpu().numpy()

@@ -423,6 +423,46 @@ class ReadoutMLP(nn.Module):
         mid = o[:, 0]
         return torch.stack([mid - F.softplus(o[:, 1]), mid, mid + F.softplus(o[:, 2])], -1)
 
+    def _apply(self, fn, *args, **kwargs):  # .to() / .float() may replace tensors: new plan
+        self.__dict__.pop("_plan_tensors", None)
+        self.__dict__.pop("_plan_cache", None)
+        return super()._apply(fn, *args, **kwargs)
+
+    def _plan(self) -> tuple:
+        """Inference weights: the standardisation folded into the first layer
+        (W (f - m) / s + b = (W / s) f + (b - (W / s) m)), every weight transposed for
+        ``addmm``. Cached, keyed on the versions of the parameters and buffers (an optimiser
+        step or ``load_state_dict`` rebuilds it)."""
+        tensors = self.__dict__.get("_plan_tensors")
+        if tensors is None:
+            tensors = self.__dict__["_plan_tensors"] = (*self.parameters(), *self.buffers())
+        key = tuple((t._version, t.data_ptr()) for t in tensors)
+        cached = self.__dict__.get("_plan_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with torch.no_grad():
+            lins = [m for m in self.body if isinstance(m, nn.Linear)] + [self.head]
+            w0 = lins[0].weight / self.std
+            layers = [(lins[0].bias - w0 @ self.mean, w0.T.contiguous())]
+            layers += [(m.bias.detach().clone(), m.weight.T.contiguous()) for m in lins[1:]]
+        self.__dict__["_plan_cache"] = (key, tuple(layers))
+        return tuple(layers)
+
+    def quantiles_numpy(self, f: np.ndarray) -> np.ndarray:
+        """``forward`` for inference on a float32 array [B, F] -> float64 [B, 3] (unclipped):
+        the same function with the standardisation folded into the first layer, in-place
+        activations and the last steps in numpy (about half the time of ``forward`` for a
+        window of 28 pairs; equal to it within float32 rounding, tested)."""
+        *body, (hb, hw) = self._plan()
+        with torch.inference_mode():
+            h = torch.from_numpy(f)
+            for b, wt in body:
+                h = F.silu(torch.addmm(b, h, wt), inplace=True)
+            o = torch.addmm(hb, h, hw).numpy().astype(np.float64)
+        sp = np.logaddexp(0.0, o[:, 1:])  # softplus
+        o[:, 1], o[:, 2] = o[:, 0] - sp[:, 0], o[:, 0] + sp[:, 1]
+        return o[:, [1, 0, 2]]
+
 
 def pinball_loss(q: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
     """Mean pinball loss of quantile predictions q [B, 3] at ``QUANTILES`` for targets y [B]."""
@@ -494,17 +534,18 @@ class SupervisedReadout:
         return cls(mlp, cfg.get("info"), infonet, names)
 
     # -- inference
-    @torch.inference_mode()
     def estimate_interval(self, features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """features [P, F] (``compute_features``) -> (low, mid, high), each [P], nats, >= 0."""
-        f = torch.as_tensor(np.atleast_2d(np.asarray(features, np.float32)))
-        q = self.mlp(f).clamp_min(0.0).double().numpy()
+        q = np.maximum(self.quantiles_unclipped(features), 0.0)
         return q[:, 0], q[:, 1], q[:, 2]
 
-    @torch.inference_mode()
     def quantiles_unclipped(self, features) -> np.ndarray:
         """[P, 3] raw quantiles (5, 50, 95 %) before the clip at 0."""
-        return self.mlp(torch.as_tensor(np.atleast_2d(np.asarray(features, np.float32)))).double().numpy()
+        f = np.ascontiguousarray(np.atleast_2d(np.asarray(features, np.float32)))
+        if f.ndim != 2 or f.shape[1] != self.mlp.n_features:
+            raise ValueError(f"read-out features: expected [P, {self.mlp.n_features}] ({', '.join(self.feature_names)}), "
+                             f"got shape {f.shape}")
+        return self.mlp.quantiles_numpy(f)
 
     def features(self, xs, ys, seed: int = 0) -> np.ndarray:
         """This read-out's features of sets xs, ys [P, N] -> [P, F] (``compute_features``)."""

@@ -213,6 +213,40 @@ def test_quantiles_are_ordered_and_save_load_round_trip(tmp_path):
     assert back.info == {"note": "test"} and back.feature_names == tuple(FEATURE_NAMES)
 
 
+def test_inference_path_equals_forward_and_follows_weight_updates():
+    """quantiles_numpy (standardisation folded into the first layer, cached plan) is
+    ``forward`` within float32 rounding, also after an optimiser step, a load_state_dict
+    and a dtype round trip; bad feature shapes are named."""
+    torch.manual_seed(1)
+    mlp = ReadoutMLP(len(FEATURE_NAMES), hidden=32, layers=3, mean=np.linspace(-1, 2, len(FEATURE_NAMES)),
+                     std=np.linspace(0.5, 3, len(FEATURE_NAMES)))
+    ro = SupervisedReadout(mlp)
+    f = (torch.randn(64, len(FEATURE_NAMES)) * 3).numpy()
+
+    def check():
+        with torch.no_grad():
+            ref = mlp(torch.from_numpy(f)).double().numpy()
+        got = ro.quantiles_unclipped(f)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+        lo, mid, hi = ro.estimate_interval(f)
+        np.testing.assert_array_equal(mid, np.maximum(got[:, 1], 0))
+        assert (lo <= mid).all() and (mid <= hi).all() and (lo >= 0).all()
+        return got
+
+    first = check()
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    pinball_loss(mlp(torch.from_numpy(f)), torch.ones(len(f))).backward()
+    opt.step()
+    assert np.abs(check() - first).max() > 1e-3  # the cached plan followed the step
+    other = ReadoutMLP(len(FEATURE_NAMES), hidden=32, layers=3)
+    mlp.load_state_dict(other.state_dict())
+    check()
+    mlp.double().float()
+    check()
+    with pytest.raises(ValueError, match="expected \\[P, 12\\]"):
+        ro.estimate_interval(f[:, :5])
+
+
 def test_tiny_supervised_fit_ranks_dependence():
     rng = np.random.default_rng(1)
     rhos = rng.uniform(0, 0.95, 240)
