@@ -2,6 +2,7 @@
 
     python bench/accuracy_readout.py                                              # bundled read-out
     python bench/accuracy_readout.py --readout runs/readout_v2/best.safetensors --quick
+    python bench/accuracy_readout.py --readout a.safetensors --readout b.safetensors   # their quantile average
 
 Same tasks and seeds as bench/accuracy.py: ``tasks.suite()``, sample set of (task, N,
 repeat) from ``data_seed(task.name, N, repeat)`` >= 10^7 (training: < 10^6), order accuracy
@@ -42,7 +43,28 @@ from infonet_ros import tasks as T  # noqa: E402
 from infonet_ros import truth  # noqa: E402
 from infonet_ros.baselines import KSG  # noqa: E402
 from infonet_ros.estimator import BUNDLED_WEIGHTS, InfoNetEstimator  # noqa: E402
-from infonet_ros.readout import SupervisedReadout, compute_features  # noqa: E402
+from infonet_ros.readout import ALL_FEATURES, SupervisedReadout, compute_features  # noqa: E402
+
+
+class QuantileAverage:
+    """Several read-outs as one (bench only, not shipped): each member reads its own
+    columns of the union of their features, and the 5 / 50 / 95 % quantiles are averaged
+    member by member (quantile averaging) before the clip at 0."""
+
+    def __init__(self, members: list[SupervisedReadout]):
+        self.members = members
+        names = set().union(*(m.feature_names for m in members))
+        self.feature_names = tuple(f for f in ALL_FEATURES if f in names)
+        self.cols = [[self.feature_names.index(f) for f in m.feature_names] for m in members]
+        self.info = {"step": " + ".join(str(m.info.get("step")) for m in members)}
+
+    def quantiles_unclipped(self, features) -> np.ndarray:
+        f = np.asarray(features)
+        return np.mean([m.quantiles_unclipped(f[:, c]) for m, c in zip(self.members, self.cols)], 0)
+
+    def estimate_interval(self, features):
+        q = np.maximum(self.quantiles_unclipped(features), 0.0)
+        return q[:, 0], q[:, 1], q[:, 2]
 
 
 class SignGaussTask(T.Task):
@@ -114,8 +136,9 @@ def coverage_cell(p: float, k: int) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--readout", default="infonet_ros/data/readout.safetensors",
-                    help="read-out checkpoint (default: the bundled one)")
+    ap.add_argument("--readout", action="append",
+                    help="read-out checkpoint (default: the bundled one); given more than once, the "
+                         "quantile average of the read-outs (an ensemble, evaluated as one)")
     ap.add_argument("--ns", default="64,256,1000,5000")
     ap.add_argument("--repeats", default="5,5,5,3")
     ap.add_argument("--order-count", type=int, default=40)
@@ -133,7 +156,9 @@ def main(argv=None):
     t_start = time.perf_counter()
 
     infonet = InfoNetEstimator.pretrained(device="cpu")
-    ro = SupervisedReadout.load(args.readout, infonet=infonet.model)
+    paths = args.readout or ["infonet_ros/data/readout.safetensors"]
+    members = [SupervisedReadout.load(p, infonet=infonet.model) for p in paths]
+    ro = members[0] if len(members) == 1 else QuantileAverage(members)
     ksg = KSG(k=3)
     suite = T.suite()
     extra = [SignGaussTask(r) for r in (0.3, 0.6, 0.9, 0.99)] + [ClaytonTask(t) for t in (0.5, 2.0, 6.0)]
@@ -238,14 +263,15 @@ def main(argv=None):
                 bias_big[f"{f_}@{n}"] = float(np.mean(np.abs(np.concatenate([b for _, b in v]))))
 
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
-            "readout": args.readout, "readout_sha256": sha256_prefix(str(Path(args.readout).with_suffix(".safetensors"))),
+            "readout": " + ".join(paths),
+            "readout_sha256": " + ".join(sha256_prefix(str(Path(p).with_suffix(".safetensors"))) for p in paths),
             "readout_step": ro.info.get("step"), "infonet_sha256": sha256_prefix(str(BUNDLED_WEIGHTS)),
             "command": " ".join(["bench/accuracy_readout.py"] + list(argv if argv is not None else sys.argv[1:])),
             "ns": ns, "repeats": reps, "order_count": args.order_count, "held_out": list(truth.HELD_OUT),
             "wall_seconds": time.perf_counter() - t_start}
     lines = ["# Accuracy of the supervised read-out (issue 12, first step)", "",
              f"- date: {meta['date']}; machine: {meta['machine']['cpu']}, torch threads 1",
-             f"- read-out: {args.readout} (sha256 {meta['readout_sha256']}, training step {meta['readout_step']}); "
+             f"- read-out: {meta['readout']}{' (quantile average)' if len(paths) > 1 else ''} (sha256 {meta['readout_sha256']}, training step {meta['readout_step']}); "
              f"features use the shipped InfoNet (sha256 {meta['infonet_sha256']})",
              f"- data: tasks.suite() ({len(suite)} tasks) at N = {ns} with {reps} repeats, seeds data_seed(task, N, "
              f"repeat) >= 10^7, as bench/accuracy.py; KSG (k=3) and InfoNet on the same samples in the same run",
