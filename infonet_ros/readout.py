@@ -56,6 +56,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -133,13 +134,22 @@ def hist_bins(n: int) -> list[int]:
     return [int(min(max(round(f * n ** (1 / 3)), 2), 64)) for f in HIST_FACTORS]
 
 
+class RankTables(NamedTuple):
+    """Lookup tables for sets of n points (ranks are integers, so every log is a lookup;
+    lookups go through ``np.take``, faster than fancy indexing)."""
+
+    scores: np.ndarray         # [n] normal scores ndtri((r + 1/2) / n)
+    log_half: np.ndarray       # [n + 1] log(d + 1/2), d = 0..n
+    log_max: np.ndarray        # [n + 1] log(max(d, 1/2))
+    clogc: np.ndarray          # [n + 1] c log c (0 at c = 0)
+    hist: tuple                # per histogram resolution b: (b, rank -> bin [n], rank -> b x bin [n],
+                               #   sum of the marginals' c log c)
+    log_less_half: np.ndarray  # [n + 2] log(c - 1/2), c = 0..n + 1 (NaN at 0)
+
+
 @functools.lru_cache(maxsize=32)
-def _tables(n: int):
-    """Lookup tables for sets of n points (ranks are integers, so every log is a lookup):
-    normal scores [n], log(d + 1/2) and log(max(d, 1/2)) for d = 0..n, c log c for c = 0..n,
-    per histogram resolution b: (b, rank -> bin [n], rank -> b x bin [n], sum of the
-    marginals' c log c), and log(c - 1/2) for c = 0..n + 1 (NaN at 0). Lookups go through
-    ``np.take`` (faster than fancy indexing)."""
+def _tables(n: int) -> RankTables:
+    """``RankTables`` for sets of n points."""
     d = np.arange(n + 1, dtype=np.float64)
     clogc = d * np.log(np.maximum(d, 1.0))
     hist = []
@@ -148,7 +158,8 @@ def _tables(n: int):
         marg = np.bincount(bins, minlength=b)  # a permutation fills every bin alike
         hist.append((b, bins, bins * b, 2.0 * clogc[marg].sum()))
     log_less_half = np.concatenate([[np.nan], np.log(d + 0.5)])
-    return ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc, tuple(hist), log_less_half
+    return RankTables(ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc,
+                      tuple(hist), log_less_half)
 
 
 def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndarray]:
@@ -160,7 +171,7 @@ def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndar
     sum c log(c N / (p_x p_y)) = sum c log c + N log N - sum p_x log p_x - sum p_y log p_y,
     and only the joint counts vary."""
     p, n = ru.shape
-    clogc, hist = tables[3], tables[4]
+    clogc, hist = tables.clogc, tables.hist
     out = []
     for b, bins, bins_b, marg in (hist if which is None else [hist[i] for i in which]):
         cell = np.take(bins_b, ru)
@@ -220,7 +231,7 @@ def _box_mi(ru: np.ndarray, rv: np.ndarray, f: float, tables) -> np.ndarray:
     for k in range(1, 2 * w + 1):
         box += seg[k * side: k * side + rows]
     c = np.take(box, corner)
-    return np.take(tables[5], c).mean(-1) - log_expected
+    return np.take(tables.log_less_half, c).mean(-1) - log_expected
 
 
 def _block_stats(a: np.ndarray, m: int, ones: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +263,7 @@ def _directional(ru: np.ndarray, rv: np.ndarray, tables, want=None) -> dict:
     With v_i = rank / N, log(|v_j - v_i| + 1/(2N)) = log(|d| + 1/2) - log N for the integer
     rank difference d: a table lookup."""
     r, n = ru.shape
-    scores, log_half, log_max = tables[0], tables[1], tables[2]
+    scores, log_half, log_max = tables.scores, tables.log_half, tables.log_max
     logn = math.log(n)
     # the ranks of v in u order: one scatter, vi[row, ru] = rv (flat, offset per row)
     vi = np.empty(r * n, rv.dtype)
@@ -305,7 +316,7 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.nd
     p, n = ru.shape
     names = [f for f in names if f not in INFONET_FEATURES]
     tables = _tables(n)
-    scores = tables[0]
+    scores = tables.scores
     out = {}
     if "log_n" in names:
         out["log_n"] = np.full(p, math.log(n))

@@ -84,7 +84,7 @@ def vasicek_blocks(vi: np.ndarray, m: int) -> np.ndarray:
     r, n = vi.shape
     m = max(4, min(m, n))
     k = n // m
-    log_max = _tables(n)[2]
+    log_max = _tables(n).log_max
     blk = np.sort(vi[:, : k * m].reshape(r, k, m), -1)
     a = max(1, int(round(math.sqrt(m) / 2)))
     total = np.take(log_max, blk[..., 2 * a:] - blk[..., : -2 * a]).sum((-1, -2))
