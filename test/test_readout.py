@@ -309,3 +309,34 @@ def test_estimator_intervals_bracket_the_truth_and_agree_across_forms():
     lo, md, hi = est.estimate_interval_batch(x, y)
     covered = int(((lo <= 0.511) & (0.511 <= hi)).sum())
     assert 30 <= covered <= 40 and abs(np.median(md) - 0.511) < 0.03, (covered, np.median(md))
+
+
+def test_bench_quantile_average_reads_each_members_columns():
+    """bench/accuracy_readout.py --readout A --readout B: the union of the members' features
+    (in ALL_FEATURES order), each member fed its own columns, quantiles averaged."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location("accuracy_readout_under_test", bench / "accuracy_readout.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(bench))
+    torch.manual_seed(3)
+    a_names = [f for f in FEATURE_NAMES if f != "vasicek_m16"]
+    b_names = [f for f in FEATURE_NAMES if f not in INFONET_FEATURES] + ["abs_ns", *INFONET_FEATURES]
+    a = SupervisedReadout(ReadoutMLP(len(a_names), hidden=8, layers=2), feature_names=a_names)
+    b = SupervisedReadout(ReadoutMLP(len(b_names), hidden=8, layers=2), feature_names=b_names)
+    avg = mod.QuantileAverage([a, b])
+    assert set(avg.feature_names) == set(b_names)
+    assert list(avg.feature_names) == [f for f in ALL_FEATURES if f in set(b_names)]
+    f = np.random.default_rng(0).normal(size=(20, len(avg.feature_names)))
+    col = {name: f[:, i] for i, name in enumerate(avg.feature_names)}
+    qa = a.quantiles_unclipped(np.stack([col[n] for n in a_names], -1))
+    qb = b.quantiles_unclipped(np.stack([col[n] for n in b_names], -1))
+    np.testing.assert_allclose(avg.quantiles_unclipped(f), (qa + qb) / 2, rtol=1e-12)
+    lo, mid, hi = avg.estimate_interval(f)
+    assert (lo <= mid).all() and (mid <= hi).all() and (lo >= 0).all()
