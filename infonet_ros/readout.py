@@ -470,7 +470,8 @@ class ReadoutMLP(nn.Module):
             for b, wt in body:
                 h = F.silu(torch.addmm(b, h, wt), inplace=True)
             o = torch.addmm(hb, h, hw).numpy().astype(np.float64)
-        sp = np.logaddexp(0.0, o[:, 1:])  # softplus
+        with np.errstate(invalid="ignore"):  # a NaN feature gives NaN quantiles, as forward does
+            sp = np.logaddexp(0.0, o[:, 1:])  # softplus
         o[:, 1], o[:, 2] = o[:, 0] - sp[:, 0], o[:, 0] + sp[:, 1]
         return o[:, [1, 0, 2]]
 
