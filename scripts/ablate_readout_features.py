@@ -2,6 +2,7 @@
 
     python scripts/ablate_readout_features.py --run runs/readout_v3 --steps 6000
     python scripts/ablate_readout_features.py --run runs/readout_v3 --sets full,lean12
+    python scripts/ablate_readout_features.py --run runs/readout_v7 --sets v6d,v8 --infonet both
 
 Each set gets the same fit (ReadoutMLP 128 x 3, AdamW 1e-3 decaying to 1e-4, pinball loss with
 train_readout's weights, batch 1024, seed 0) on the run's shards (columns selected by name),
@@ -35,6 +36,11 @@ SETS = {
     "no_blocks_lags_vasicek16": [f for f in F if not (f.startswith(("block", "spacing_k")) or f == "vasicek_m16")],
     "lean12": [f for f in F if not (f.startswith(("block", "spacing_k")) or f in ("hist_f0.5", "hist_f3.2"))],
     "hist_gauss_only": [f for f in F if f == "log_n" or f.startswith("hist") or f == "gauss_ns"],
+    # the shipped read-out's statistics (v6d) and v8's (without vasicek_m16): need shards with the
+    # box columns (runs/readout_v6, runs/readout_v7)
+    "v6d": ["log_n", "hist_f0.8", "hist_f1.25", "box_f10", "gauss_ns", "spacing_mean", "spacing_max",
+            "vasicek_m16", "vasicek_m64"],
+    "v8": ["log_n", "hist_f0.8", "hist_f1.25", "box_f10", "gauss_ns", "spacing_mean", "spacing_max", "vasicek_m64"],
 }
 
 
@@ -43,6 +49,9 @@ def main(argv=None) -> int:
     ap.add_argument("--run", required=True, help="a train_readout out_dir with shards/ and val.npz")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {list(SETS)}")
+    ap.add_argument("--infonet", default="with", choices=("with", "without", "both"),
+                    help="fit each set with the three InfoNet features (as every shipped read-out must), "
+                         "without them (how much the network adds to the rank statistics), or both")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     run = Path(args.run)
@@ -53,10 +62,14 @@ def main(argv=None) -> int:
     zs = [np.load(p, allow_pickle=False) for p in shards]
     val = np.load(run / "val.npz", allow_pickle=False)
     y_all = np.concatenate([z["mi"] for z in zs]).astype(np.float32)
-    for name in args.sets.split(","):
+    runs = [(name, inf) for name in args.sets.split(",")
+            for inf in ((True, False) if args.infonet == "both" else (args.infonet == "with",))]
+    for name, with_infonet in runs:
         if name not in SETS:
             raise SystemExit(f"unknown set {name!r}; known: {list(SETS)}")
         names = list(check_feature_names(SETS[name] + list(INFONET_FEATURES), name))
+        if not with_infonet:
+            names = names[: -len(INFONET_FEATURES)]
         x = np.concatenate([select_features(z["features"], stored_names(z), names, "shard") for z in zs]).astype(np.float32)
         torch.manual_seed(0)
         rng = np.random.default_rng(0)
@@ -73,7 +86,7 @@ def main(argv=None) -> int:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        out = {"set": name, "n_features": len(names), "seconds": round(time.time() - t0)}
+        out = {"set": name, "infonet": with_infonet, "n_features": len(names), "seconds": round(time.time() - t0)}
         with torch.no_grad():
             for tag, n in zip(val["tags"], val["ns"]):
                 f = select_features(val[f"{tag}_{n}_f"], stored_names(val), names, "val.npz")
