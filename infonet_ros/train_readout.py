@@ -26,6 +26,7 @@ and ``best.safetensors/.json`` (EMA weights, loadable by ``SupervisedReadout.loa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -88,7 +89,21 @@ DEFAULTS = {
     # superset costs a little more per shard and lets later runs with other feature sets
     # read the same sets (``data_dir``)
     "shard_features": None,
+    # the InfoNet weights whose forward pass gives the three infonet_* features (default None:
+    # the bundled network). A read-out only fits the network it was trained on (the estimator
+    # checks the sha256), and shards record the sha256 of theirs: a run refuses sets made with
+    # another network
+    "infonet": None,
 }
+
+
+# the bundled network's sha256 when shards began to record theirs: shards and validation
+# sets written before then carry no infonet_sha256 and were all made with these weights
+LEGACY_INFONET_SHA = "07bffa03ca6b"
+
+
+def file_sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def log_uniform_n(rng, lo, hi) -> int:
@@ -113,36 +128,38 @@ def stored_names(z) -> list[str]:
 
 
 def make_chunk(rng, n: int, size: int, families: list[str], probs: np.ndarray | None, bank: dict, split: str,
-               names=FEATURE_NAMES):
-    """``size`` sets of ``n`` points from random distributions -> (features, mi, family index)."""
+               names=FEATURE_NAMES, model=None):
+    """``size`` sets of ``n`` points from random distributions -> (features, mi, family index).
+    ``model``: the InfoNet for the infonet_* features (default: the bundled one)."""
     fam_idx = rng.choice(len(families), size=size, p=probs)
     xs, ys, mis = np.empty((size, n)), np.empty((size, n)), np.empty(size)
     for i, f in enumerate(fam_idx):
         d = truth.draw(families[f], rng, bank, split)
         xs[i], ys[i] = d.sample(n, rng)
         mis[i] = d.mi
-    feats = compute_features(xs, ys, _default_infonet(), rng, names)
+    feats = compute_features(xs, ys, model if model is not None else _default_infonet(), rng, names)
     return feats, mis, fam_idx
 
 
-def make_shard(cfg, bank, index: int, families, probs):
+def make_shard(cfg, bank, index: int, families, probs, model=None):
     rng = np.random.default_rng([int(cfg["seed"]), 1, index])
     parts = []
     for _ in range(cfg["chunks_per_shard"]):
         n = log_uniform_n(rng, cfg["n_min"], cfg["n_max"])
-        f, m, fi = make_chunk(rng, n, cfg["chunk"], families, probs, bank, "train", cfg["shard_features"])
+        f, m, fi = make_chunk(rng, n, cfg["chunk"], families, probs, bank, "train", cfg["shard_features"], model)
         parts.append((f, m, np.array([families[j] for j in fi])))
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
 
 
-def make_val(cfg, bank, families, probs):
+def make_val(cfg, bank, families, probs, model=None):
     out = {}
     for n in cfg["val_ns"]:
         rng = np.random.default_rng([int(cfg["seed"]), 2, n])
         for tag, fams, p, chunks in (("train_families", families, probs, cfg["val_chunks"]),
                                      ("held_out", list(truth.HELD_OUT), None, cfg["val_heldout_chunks"])):
-            parts = [make_chunk(rng, n, cfg["chunk"], fams, p, bank, "val", cfg["shard_features"]) for _ in range(chunks)]
+            parts = [make_chunk(rng, n, cfg["chunk"], fams, p, bank, "val", cfg["shard_features"], model)
+                     for _ in range(chunks)]
             out[(tag, n)] = (np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts]),
                              np.concatenate([np.array([fams[j] for j in q[2]]) for q in parts]))
     return out
@@ -247,6 +264,22 @@ def main(argv=None):
         raise SystemExit(f"family_weights: {sorted(bad)} are held out or unknown; train families: {truth.TRAIN_FAMILIES}")
     probs = np.array([fw[f] for f in families], np.float64)
     probs /= probs.sum()
+    if cfg["infonet"]:
+        from .estimator import InfoNetEstimator
+        try:
+            net_est = InfoNetEstimator.load(cfg["infonet"], device="cpu")
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"config infonet: cannot load {cfg['infonet']}: {e}") from None
+        net, net_sha = net_est.model, file_sha(net_est.path)
+    else:
+        net, net_sha = _default_infonet(), infonet_weights_sha()
+
+    def check_net(z, source: str):
+        """Sets made with another network's features would train a read-out for neither."""
+        have = str(z["infonet_sha256"]) if "infonet_sha256" in z.files else LEGACY_INFONET_SHA
+        if have != net_sha:
+            raise SystemExit(f"{source}: its infonet_* columns come from InfoNet weights sha256 {have}, this run's "
+                             f"network is {net_sha} (config infonet: {cfg['infonet']}); point data_dir elsewhere")
 
     def shard_path(i):
         return sets_dir / "shards" / f"shard_{i:05d}.npz"
@@ -254,11 +287,13 @@ def main(argv=None):
     def get_shard(i):
         p = shard_path(i)
         if not p.is_file():
-            f, m, fam = make_shard(cfg, bank, i, families, probs)
+            f, m, fam = make_shard(cfg, bank, i, families, probs, net)
             tmp = p.with_name(p.stem + ".tmp.npz")
-            np.savez(tmp, features=f, mi=m, family=fam, names=np.array(cfg["shard_features"]))
+            np.savez(tmp, features=f, mi=m, family=fam, names=np.array(cfg["shard_features"]),
+                     infonet_sha256=np.array(net_sha))
             tmp.replace(p)
         z = np.load(p, allow_pickle=False)
+        check_net(z, str(p))
         f = select_features(z["features"], stored_names(z), cfg["features"], str(p))
         return f.astype(np.float32), z["mi"].astype(np.float32)
 
@@ -266,13 +301,14 @@ def main(argv=None):
     val_path = sets_dir / "val.npz"
     if val_path.is_file():
         z = np.load(val_path, allow_pickle=False)
+        check_net(z, str(val_path))
         val = {(str(t), int(n)): (select_features(z[f"{t}_{n}_f"], stored_names(z), cfg["features"], str(val_path)),
                                   z[f"{t}_{n}_y"], z[f"{t}_{n}_fam"])
                for t, n in zip(z["tags"], z["ns"])}
     else:
-        val = make_val(cfg, bank, families, probs)
+        val = make_val(cfg, bank, families, probs, net)
         arrs = {"tags": np.array([k[0] for k in val]), "ns": np.array([k[1] for k in val]),
-                "names": np.array(cfg["shard_features"])}
+                "names": np.array(cfg["shard_features"]), "infonet_sha256": np.array(net_sha)}
         for (t, n), (f, y, fam) in val.items():
             arrs[f"{t}_{n}_f"], arrs[f"{t}_{n}_y"], arrs[f"{t}_{n}_fam"] = f, y, fam
         np.savez(sets_dir / "val.tmp.npz", **arrs)
@@ -322,7 +358,7 @@ def main(argv=None):
                   f"selection metric changed, best reset (was {best})", flush=True)
             best = None
         print(f"resumed at step {step}, best {best}", flush=True)
-    info = {"infonet_sha256": infonet_weights_sha(), "train_config": cfg}
+    info = {"infonet_sha256": net_sha, "train_config": cfg}
     gen = torch.Generator().manual_seed(int(cfg["seed"]) * 1000 + step)
     metrics = open(out / "metrics.jsonl", "a")
     ft_all, y_all = torch.as_tensor(feats), torch.as_tensor(ys)

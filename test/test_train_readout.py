@@ -92,3 +92,45 @@ def test_shard_features_store_a_superset_that_other_runs_select_from(tmp_path):
     with pytest.raises(SystemExit, match=r"shard_features must hold every one of features; missing \['hist_f2'\]"):
         _run(tmp_path / "bad", "max_steps=10", f"shard_features={json.dumps(feats)}",
              f"features={json.dumps(['log_n', 'hist_f2', *feats[2:]])}")
+
+
+def test_infonet_option_trains_a_readout_for_another_network(tmp_path):
+    """config infonet: the infonet_* columns come from that network's forward pass, shards and
+    validation sets record its sha256, the read-out names it (so only an estimator with those
+    weights accepts it), and a run with another network refuses those sets."""
+    import torch
+
+    from infonet_ros.checkpoint import save_weights
+    from infonet_ros.estimator import InfoNetEstimator
+    from infonet_ros.model import InfoNet, InfoNetConfig
+
+    torch.manual_seed(0)
+    small = InfoNetConfig(grid_size=12, input_grid=8, n_latents=4, dim=16)
+    net_path = save_weights(tmp_path / "small.safetensors", InfoNet(small))
+    first = tmp_path / "small_run"
+    _run(first, "max_steps=10", f"infonet={net_path}")
+    sha = TR.file_sha(net_path)
+    assert sha != TR.LEGACY_INFONET_SHA
+    z = np.load(first / "shards" / "shard_00000.npz")
+    assert str(z["infonet_sha256"]) == sha and str(np.load(first / "val.npz")["infonet_sha256"]) == sha
+    ro = SupervisedReadout.load(first / "best.safetensors")
+    assert ro.info["infonet_sha256"] == sha
+    # the columns are the small network's: recompute the first chunk's with it and with the bundled one
+    import yaml
+    cfg = {**TR.DEFAULTS, **{k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in TINY)},
+           "shard_features": list(FEATURE_NAMES)}  # the tiny run's settings, as main() parses them
+    bank = TR.truth.load_bank(None)
+    fams = sorted(cfg["family_weights"])
+    probs = np.array([cfg["family_weights"][f] for f in fams]) / sum(cfg["family_weights"].values())
+    mine = TR.make_shard(cfg, bank, 0, fams, probs, InfoNetEstimator.load(net_path).model)[0]
+    np.testing.assert_allclose(z["features"], mine, rtol=1e-5, atol=1e-6)
+    bundled = TR.make_shard(cfg, bank, 0, fams, probs)[0]
+    assert np.abs(bundled[:, -3:] - mine[:, -3:]).max() > 1e-3
+    np.testing.assert_allclose(bundled[:, :-3], mine[:, :-3])  # the rank statistics do not depend on it
+    InfoNetEstimator.load(net_path, readout=first / "best.safetensors")  # the matching network: accepted
+    with pytest.raises(ValueError, match=f"trained on the features of InfoNet weights sha256 {sha}"):
+        InfoNetEstimator.pretrained(readout=first / "best.safetensors")
+    with pytest.raises(SystemExit, match=f"infonet_\\* columns come from InfoNet weights sha256 {sha}"):
+        _run(tmp_path / "bundled_run", "max_steps=10", f"data_dir={first}")
+    with pytest.raises(SystemExit, match="config infonet: cannot load"):
+        _run(tmp_path / "bad", "max_steps=10", f"infonet={tmp_path / 'missing.safetensors'}")
