@@ -139,6 +139,9 @@ def main(argv=None):
     ap.add_argument("--readout", action="append",
                     help="read-out checkpoint (default: the bundled one); given more than once, the "
                          "quantile average of the read-outs (an ensemble, evaluated as one)")
+    ap.add_argument("--weights", default=None,
+                    help="InfoNet weights whose features the read-out reads, and whose raw DV value the "
+                         "InfoNet rows report (default: the bundled network)")
     ap.add_argument("--ns", default="64,256,1000,5000")
     ap.add_argument("--repeats", default="5,5,5,3")
     ap.add_argument("--order-count", type=int, default=40)
@@ -155,7 +158,8 @@ def main(argv=None):
         reps, args.order_count = [1] * len(ns), 10
     t_start = time.perf_counter()
 
-    infonet = InfoNetEstimator.pretrained(device="cpu")
+    infonet = (InfoNetEstimator.load(args.weights, device="cpu") if args.weights
+               else InfoNetEstimator.pretrained(device="cpu"))
     paths = args.readout or ["infonet_ros/data/readout.safetensors"]
     members = [SupervisedReadout.load(p, infonet=infonet.model) for p in paths]
     ro = members[0] if len(members) == 1 else QuantileAverage(members)
@@ -265,14 +269,15 @@ def main(argv=None):
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(),
             "readout": " + ".join(paths),
             "readout_sha256": " + ".join(sha256_prefix(str(Path(p).with_suffix(".safetensors"))) for p in paths),
-            "readout_step": ro.info.get("step"), "infonet_sha256": sha256_prefix(str(BUNDLED_WEIGHTS)),
+            "readout_step": ro.info.get("step"), "infonet_sha256": sha256_prefix(str(args.weights or BUNDLED_WEIGHTS)),
             "command": " ".join(["bench/accuracy_readout.py"] + list(argv if argv is not None else sys.argv[1:])),
             "ns": ns, "repeats": reps, "order_count": args.order_count, "held_out": list(truth.HELD_OUT),
             "wall_seconds": time.perf_counter() - t_start}
     lines = ["# Accuracy of the supervised read-out (issue 12, first step)", "",
              f"- date: {meta['date']}; machine: {meta['machine']['cpu']}, torch threads 1",
              f"- read-out: {meta['readout']}{' (quantile average)' if len(paths) > 1 else ''} (sha256 {meta['readout_sha256']}, training step {meta['readout_step']}); "
-             f"features use the shipped InfoNet (sha256 {meta['infonet_sha256']})",
+             f"features use {'the InfoNet ' + args.weights if args.weights else 'the shipped InfoNet'} "
+             f"(sha256 {meta['infonet_sha256']})",
              f"- data: tasks.suite() ({len(suite)} tasks) at N = {ns} with {reps} repeats, seeds data_seed(task, N, "
              f"repeat) >= 10^7, as bench/accuracy.py; KSG (k=3) and InfoNet on the same samples in the same run",
              f"- held-out families (never trained on): {', '.join(truth.HELD_OUT)} (gamma_exp is in the suite; "

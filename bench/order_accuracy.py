@@ -52,18 +52,24 @@ def main(argv=None) -> int:
                    help='a read-out file to evaluate instead of the shipped one (e.g. '
                         'runs/readout_v6b/best.safetensors); results then go to '
                         'bench/results/order_accuracy_<parent dir>.md')
+    p.add_argument('--weights', default=None,
+                   help='InfoNet weights for --readout (a read-out trained on another network\'s '
+                        'features); default: the bundled network')
     args = p.parse_args(argv)
 
     start = time.perf_counter()
     mixtures = order_mixtures(MIXTURES)
     truth = np.array([m.mutual_information for m in tqdm(mixtures, desc='ground truth')])
-    est = InfoNetEstimator.pretrained(device='cpu', threads=1,
-                                      readout=args.readout if args.readout else True)
+    if args.weights:
+        est = InfoNetEstimator.load(args.weights, device='cpu', threads=1, readout=args.readout or None)
+    else:
+        est = InfoNetEstimator.pretrained(device='cpu', threads=1,
+                                          readout=args.readout if args.readout else True)
     ksg = KSG(k=3)
     methods = {'InfoNet': lambda xs, ys: np.asarray(est.estimate_batch(xs, ys), float),
                'KSG': lambda xs, ys: np.asarray(ksg.estimate_batch(xs, ys), float)}
     out = {'draws': args.draws, 'mixtures': MIXTURES, 'min_gap': ORDER_MIN_GAP, 'n': {},
-           'readout': args.readout or 'shipped'}
+           'readout': args.readout or 'shipped', 'weights': args.weights or 'shipped'}
     for n in NS:
         values = {m: np.zeros((MIXTURES, args.draws)) for m in ['oracle', *methods]}
         for k, mix in enumerate(tqdm(mixtures, desc=f'N = {n}')):
@@ -98,7 +104,9 @@ def main(argv=None) -> int:
 def markdown(out) -> str:
     lines = ['# Order accuracy over sample draws (bench/order_accuracy.py)', '',
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, read-out "
-             f"{out.get('readout', 'shipped')}. {out['mixtures']} random "
+             f"{out.get('readout', 'shipped')}"
+             f"{'' if out.get('weights', 'shipped') == 'shipped' else ' on InfoNet ' + out['weights']}. "
+             f"{out['mixtures']} random "
              f"10-component mixtures ({out['pairs']} pairs with |dI| >= {out['min_gap']} "
              f"nats), each sampled {out['draws']} times; draw 0 is bench/accuracy.py's set. "
              'Oracle: the mean true log density ratio on the same samples (the efficiency '

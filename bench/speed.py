@@ -350,6 +350,9 @@ def main(argv=None):
     p.add_argument("--readout", default=None,
                    help="also time a candidate read-out file (e.g. runs/readout_v6d/"
                         "best.safetensors) beside the shipped one, in the same rounds")
+    p.add_argument("--readout-weights", default=None,
+                   help="InfoNet weights for the --readout row (a read-out trained on another network's "
+                        "features, e.g. checkpoints/infonet_small/infonet.safetensors); default: --weights")
     p.add_argument("--out", default="bench/results/speed.md")
     args = p.parse_args(argv)
     from tqdm import tqdm
@@ -390,7 +393,7 @@ def main(argv=None):
                 infonet[(d, label)] = load_infonet(args.weights, d, threads=t or default_threads)
                 if args.readout:   # a candidate read-out, timed in the same rounds
                     infonet[(d, f"{label} read-out {Path(args.readout).parent.name}".strip())] = \
-                        load_infonet(args.weights, d, threads=t or default_threads,
+                        load_infonet(args.readout_weights or args.weights, d, threads=t or default_threads,
                                      readout=args.readout)
             if args.dv and not args.weights:  # the network alone, timed in the same rounds
                 t = thread_list[0]
