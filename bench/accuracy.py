@@ -94,8 +94,9 @@ def load_infonet(weights: str | None, device: str = "cpu", threads: int | None =
     except ImportError as exc:
         raise SystemExit(f"InfoNet is not available ({exc}); "
                          "run with --methods ksg,mine") from None
-    if weights:
-        return InfoNetEstimator.load(weights, device=device, threads=threads)
+    if weights:  # other weights: the raw DV value unless a read-out for them is named
+        return InfoNetEstimator.load(weights, device=device, threads=threads,
+                                     readout=None if readout is True else readout)
     return InfoNetEstimator.pretrained(device=device, threads=threads, readout=readout)
 
 
