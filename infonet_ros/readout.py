@@ -405,9 +405,12 @@ def _default_infonet():
     return _INFONET
 
 
-def infonet_weights_sha() -> str:
-    from .estimator import BUNDLED_WEIGHTS
-    return hashlib.sha256(BUNDLED_WEIGHTS.read_bytes()).hexdigest()[:12]
+def infonet_weights_sha(path: str | Path | None = None) -> str:
+    """sha256 prefix (12 hex digits) of InfoNet weights: ``path``, or the bundled file."""
+    if path is None:
+        from .estimator import BUNDLED_WEIGHTS
+        path = BUNDLED_WEIGHTS
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 # ---------------------------------------------------------------- the network

@@ -26,7 +26,6 @@ and ``best.safetensors/.json`` (EMA weights, loadable by ``SupervisedReadout.loa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -100,10 +99,6 @@ DEFAULTS = {
 # the bundled network's sha256 when shards began to record theirs: shards and validation
 # sets written before then carry no infonet_sha256 and were all made with these weights
 LEGACY_INFONET_SHA = "07bffa03ca6b"
-
-
-def file_sha(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def log_uniform_n(rng, lo, hi) -> int:
@@ -270,7 +265,7 @@ def main(argv=None):
             net_est = InfoNetEstimator.load(cfg["infonet"], device="cpu")
         except (OSError, ValueError) as e:
             raise SystemExit(f"config infonet: cannot load {cfg['infonet']}: {e}") from None
-        net, net_sha = net_est.model, file_sha(net_est.path)
+        net, net_sha = net_est.model, infonet_weights_sha(net_est.path)
     else:
         net, net_sha = _default_infonet(), infonet_weights_sha()
 

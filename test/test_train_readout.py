@@ -109,7 +109,7 @@ def test_infonet_option_trains_a_readout_for_another_network(tmp_path):
     net_path = save_weights(tmp_path / "small.safetensors", InfoNet(small))
     first = tmp_path / "small_run"
     _run(first, "max_steps=10", f"infonet={net_path}")
-    sha = TR.file_sha(net_path)
+    sha = TR.infonet_weights_sha(net_path)
     assert sha != TR.LEGACY_INFONET_SHA
     z = np.load(first / "shards" / "shard_00000.npz")
     assert str(z["infonet_sha256"]) == sha and str(np.load(first / "val.npz")["infonet_sha256"]) == sha
