@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from accuracy import ORDER_MIN_GAP, machine_info, order_accuracy, sha256_prefix  # noqa: E402
+from accuracy import ORDER_MIN_GAP, load_infonet, machine_info, order_accuracy, sha256_prefix  # noqa: E402
 from infonet_ros import tasks as T  # noqa: E402
 from infonet_ros import truth  # noqa: E402
 from infonet_ros.baselines import KSG  # noqa: E402
-from infonet_ros.estimator import BUNDLED_WEIGHTS, InfoNetEstimator  # noqa: E402
+from infonet_ros.estimator import BUNDLED_WEIGHTS  # noqa: E402
 from infonet_ros.readout import ALL_FEATURES, SupervisedReadout, compute_features  # noqa: E402
 
 
@@ -140,8 +140,9 @@ def main(argv=None):
                     help="read-out checkpoint (default: the bundled one); given more than once, the "
                          "quantile average of the read-outs (an ensemble, evaluated as one)")
     ap.add_argument("--weights", default=None,
-                    help="InfoNet weights whose features the read-out reads, and whose raw DV value the "
-                         "InfoNet rows report (default: the bundled network)")
+                    help="InfoNet weights whose features the read-out reads (default: the bundled network). "
+                         "The InfoNet rows report the bundled pair's published estimate, or with --weights "
+                         "that network's raw DV value")
     ap.add_argument("--ns", default="64,256,1000,5000")
     ap.add_argument("--repeats", default="5,5,5,3")
     ap.add_argument("--order-count", type=int, default=40)
@@ -158,8 +159,7 @@ def main(argv=None):
         reps, args.order_count = [1] * len(ns), 10
     t_start = time.perf_counter()
 
-    infonet = (InfoNetEstimator.load(args.weights, device="cpu") if args.weights
-               else InfoNetEstimator.pretrained(device="cpu"))
+    infonet = load_infonet(args.weights, "cpu")
     paths = args.readout or ["infonet_ros/data/readout.safetensors"]
     members = [SupervisedReadout.load(p, infonet=infonet.model) for p in paths]
     ro = members[0] if len(members) == 1 else QuantileAverage(members)

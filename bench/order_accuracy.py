@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'bench'))
 
-from accuracy import ORDER_MIN_GAP, order_accuracy  # noqa: E402
+from accuracy import ORDER_MIN_GAP, load_infonet, order_accuracy  # noqa: E402
 from infonet_ros.tasks import data_seed, order_mixtures  # noqa: E402
 
 NS = (256, 1000, 5000)
@@ -44,7 +44,6 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
-    from infonet_ros import InfoNetEstimator
     from infonet_ros.baselines import KSG
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--draws', type=int, default=DRAWS)
@@ -60,11 +59,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     mixtures = order_mixtures(MIXTURES)
     truth = np.array([m.mutual_information for m in tqdm(mixtures, desc='ground truth')])
-    if args.weights:
-        est = InfoNetEstimator.load(args.weights, device='cpu', threads=1, readout=args.readout or None)
-    else:
-        est = InfoNetEstimator.pretrained(device='cpu', threads=1,
-                                          readout=args.readout if args.readout else True)
+    est = load_infonet(args.weights, 'cpu', threads=1, readout=args.readout or True)
     ksg = KSG(k=3)
     methods = {'InfoNet': lambda xs, ys: np.asarray(est.estimate_batch(xs, ys), float),
                'KSG': lambda xs, ys: np.asarray(ksg.estimate_batch(xs, ys), float)}
