@@ -246,14 +246,23 @@ def test_fdr_graph_with_p_values_from_live_topics(tmp_path, significance, memory
     for m in out['mi']:
         assert all(0 < p <= 1 for p in m.p_value), list(m.p_value)
         assert m.p_value[0] < 1e-3                     # accel_x:cmd_vx, rho = 0.8
-    noise_edges = 0
+    noise_edges = {}                              # window end (s) -> false edges
     for graph in out['graph']:
         assert graph.method == 'fdr' and list(graph.nodes) == names
         edges = [(names[i], names[j]) for i, j in zip(graph.edge_from, graph.edge_to)]
         assert ('accel_x', 'cmd_vx') in edges, edges
         assert all(0 < p <= 0.05 for p in graph.p_value), list(graph.p_value)
-        noise_edges += len(edges) - 1
-    assert noise_edges <= 1, noise_edges      # FDR 5 %: a false edge is rare, not impossible
+        noise_edges[graph.header.stamp.sec + graph.header.stamp.nanosec * 1e-9] = len(edges) - 1
+    # Windows 0.2 s apart share 92 % of their samples, so one false edge persists over
+    # several of them: count false edges over disjoint windows only (FDR 5 %: a false edge
+    # there is rare, not impossible), and bound how many of all windows carry one.
+    disjoint, last = [], -math.inf
+    for stamp in sorted(noise_edges):
+        if stamp - last >= 2.56:
+            disjoint.append(noise_edges[stamp])
+            last = stamp
+    assert sum(disjoint) <= 1, (disjoint, noise_edges)
+    assert sum(n > 0 for n in noise_edges.values()) <= len(noise_edges) // 2, noise_edges
     assert 'null table' not in log            # the shipped table fits the shipped weights
     assert code == 0 and 'Traceback' not in log, log[-3000:]
 
