@@ -64,10 +64,10 @@ class InfoNetConfig:
     """Every hyper-parameter of the network. Saved with the weights. The defaults are the
     shipped network's (``InfoNetEstimator.pretrained().model.cfg == InfoNetConfig()``)."""
 
-    grid_size: int = 32  # G: the DV table is G x G over the unit square
+    grid_size: int = 24  # G: the DV table is G x G over the unit square
     input_grid: int = 16  # H: positional lookup grid for the points' keys/values
-    n_latents: int = 12  # M: Perceiver latents per half-window
-    dim: int = 48  # d: token/latent width (two halves of d/2, see SwapLinear)
+    n_latents: int = 8  # M: Perceiver latents per half-window
+    dim: int = 32  # d: token/latent width (two halves of d/2, see SwapLinear)
     n_heads: int = 2  # attention heads (encoder, latent blocks and decoder)
     n_layers: int = 1  # latent self-attention blocks
     n_freq: int = 16  # Fourier frequencies per coordinate

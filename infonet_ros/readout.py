@@ -91,7 +91,7 @@ ALL_FEATURES = tuple(
     + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
     + [f"box_f{f:g}" for f in BOX_FACTORS] + ["abs_ns"] + list(INFONET_FEATURES)
 )
-# the shipped read-out's set (v6d) and the default of a new one (``train_readout``'s
+# the shipped read-out's set (v6d, v9b) and the default of a new one (``train_readout``'s
 # ``features``): the block variances, the coarser spacings and the outermost histogram
 # resolutions add nothing once the Vasicek entropies are in, and box_f10 takes the place of
 # hist_f2 at about its cost (docs/READOUT.md, "Features", "v6 feature probe")
@@ -504,7 +504,14 @@ class SupervisedReadout:
 
     @property
     def infonet(self):
+        """The network whose forward pass gives the infonet_* features: the one passed in, or
+        the bundled one, which must be the network this read-out was trained on."""
         if self._infonet is None:
+            want, have = self.info.get("infonet_sha256"), infonet_weights_sha()
+            if want and want != have:
+                raise ValueError(f"read-out: trained on the features of InfoNet weights sha256 {want}, but the "
+                                 f"bundled network is {have}; pass its network (infonet=..., or "
+                                 "InfoNetEstimator.load(weights, readout=this file))")
             self._infonet = _default_infonet()
         return self._infonet
 

@@ -340,3 +340,23 @@ def test_bench_quantile_average_reads_each_members_columns():
     np.testing.assert_allclose(avg.quantiles_unclipped(f), (qa + qb) / 2, rtol=1e-12)
     lo, mid, hi = avg.estimate_interval(f)
     assert (lo <= mid).all() and (mid <= hi).all() and (lo >= 0).all()
+
+
+def test_readout_refuses_another_networks_features():
+    """A read-out fits the network it was trained on (sha256 in its info): the previous
+    release's pair still loads together, and is refused with the bundled network."""
+    from pathlib import Path
+
+    from infonet_ros import InfoNetEstimator
+    root = Path(__file__).resolve().parents[1]
+    old_net = root / 'checkpoints' / 'infonet_v1' / 'infonet.safetensors'
+    old_readout = root / 'checkpoints' / 'readout_v6d' / 'best.safetensors'
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 500))
+    y = 0.8 * x + 0.6 * rng.standard_normal((1, 500))
+    with pytest.raises(ValueError, match='07bffa03ca6b'):
+        SupervisedReadout.load(old_readout).features(x, y)
+    with pytest.raises(ValueError, match='07bffa03ca6b'):
+        InfoNetEstimator.pretrained(readout=old_readout)
+    pair = InfoNetEstimator.load(old_net, readout=old_readout)
+    assert pair.estimate(x[0], y[0]) == pytest.approx(-0.5 * math.log(1 - 0.8 ** 2), abs=0.1)

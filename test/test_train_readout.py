@@ -3,6 +3,7 @@ shards (no names, LEGACY_COLUMNS columns) selected by name, resume, and a loadab
 that names its features."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from infonet_ros import train_readout as TR
 from infonet_ros.readout import FEATURE_NAMES, LEGACY_COLUMNS, SupervisedReadout
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["n_min=64", "n_max=96", "chunk=8", "chunks_per_shard=1", "n_shards=3", "initial_shards=2",
         "steps_per_shard=10", "val_ns=[64]", "val_chunks=1", "val_heldout_chunks=1", "hidden=8", "layers=1",
         "batch=16", "eval_every=10", "threads=1"]
@@ -44,14 +46,16 @@ def test_legacy_shards_are_selected_by_name(tmp_path):
         np.savez(out / "shards" / f"shard_{i:05d}.npz", features=legacy, mi=np.abs(rng.normal(size=8)),
                  family=np.array(["gauss"] * 8))
     feats = ["log_n", "hist_f2", "vasicek_m64", "infonet_mi", "infonet_tstd", "infonet_tmax"]
-    _run(out, "max_steps=10", f"features={json.dumps(feats)}")
+    # legacy shards carry no network sha256: they were made with the first network (v1)
+    v1 = f"infonet={ROOT / 'checkpoints' / 'infonet_v1' / 'infonet.safetensors'}"
+    _run(out, "max_steps=10", f"features={json.dumps(feats)}", v1)
     norm = json.loads((out / "norm.json").read_text())
     cols = [LEGACY_COLUMNS.index(f) for f in feats]
     np.testing.assert_allclose(norm["mean"], legacy[:, cols].mean(0), rtol=1e-5)
     assert SupervisedReadout.load(out / "best.safetensors").feature_names == tuple(feats)
     # a feature legacy shards never computed (box_f5) is asked for by name: a clear error
     with pytest.raises(SystemExit, match=r"has no columns \['box_f5'\]"):
-        _run(tmp_path / "run", "max_steps=20", f"features={json.dumps(['log_n', 'box_f5', *feats[-3:]])}")
+        _run(tmp_path / "run", "max_steps=20", f"features={json.dumps(['log_n', 'box_f5', *feats[-3:]])}", v1)
     with pytest.raises(SystemExit, match="unknown features"):
         _run(tmp_path / "bad", "max_steps=10", 'features=["log_n", "hist_f9", "infonet_mi", "infonet_tstd", "infonet_tmax"]')
 
