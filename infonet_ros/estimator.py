@@ -132,7 +132,7 @@ class InfoNetEstimator:
         Refuses a read-out trained on another network's features (sha256 of the weights)."""
         if readout is None or readout is False:
             return None
-        from .readout import SupervisedReadout
+        from .readout import SupervisedReadout, infonet_weights_sha
         if readout is True:
             ro = SupervisedReadout.pretrained(infonet=self.model)
         elif isinstance(readout, SupervisedReadout):
@@ -144,8 +144,7 @@ class InfoNetEstimator:
             raise ValueError(f"readout must be None, True, a path or a SupervisedReadout, got {readout!r}")
         want = ro.info.get("infonet_sha256")
         if want and self.path is not None and self.path.is_file():
-            import hashlib
-            have = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+            have = infonet_weights_sha(self.path)
             if have != want:
                 raise ValueError(f"readout: trained on the features of InfoNet weights sha256 {want}, but this "
                                  f"estimator's weights {self.path} are {have}; use readout=None for the raw DV "
