@@ -401,7 +401,7 @@ def _default_infonet():
     global _INFONET
     if _INFONET is None:
         from .estimator import InfoNetEstimator
-        _INFONET = InfoNetEstimator.pretrained(device="cpu").model
+        _INFONET = InfoNetEstimator.pretrained(device="cpu", readout=False).model  # the network alone
     return _INFONET
 
 
