@@ -326,14 +326,17 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.nd
     for f in BOX_FACTORS:
         if f"box_f{f:g}" in names:
             out[f"box_f{f:g}"] = _box_mi(ru, rv, f, tables)
-    if "abs_ns" in names:
-        # |scores| has the same mean and variance in every row of a permutation
-        a = np.abs(scores)
-        m, v = a.mean(), a.var()
-        out["abs_ns"] = ((np.take(a, ru) * np.take(a, rv)).mean(-1) - m * m) / v
-    if "gauss_ns" in names:
-        r = (np.take(scores, ru) * np.take(scores, rv)).mean(-1) / (scores * scores).mean()
-        out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))
+    if "gauss_ns" in names or "abs_ns" in names:
+        zz = np.take(scores, ru)
+        zz *= np.take(scores, rv)  # products of the normal scores; |z_u| |z_v| = |z_u z_v|
+        if "gauss_ns" in names:
+            r = zz.mean(-1) / (scores * scores).mean()
+            out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))
+        if "abs_ns" in names:
+            # |scores| has the same mean and variance in every row of a permutation
+            a = np.abs(scores)
+            m, v = a.mean(), a.var()
+            out["abs_ns"] = (np.abs(zz, out=zz).mean(-1) - m * m) / v
     # the directional statistics; spacing_mean / _max both come from the lag-1 spacing
     want = {"spacing" if f in ("spacing_mean", "spacing_max") else f for f in names} & _DIRECTIONAL_KEYS
     if want:
@@ -480,13 +483,17 @@ class ReadoutMLP(nn.Module):
 
 
 def pinball_loss(q: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean pinball loss of quantile predictions q [B, 3] at ``QUANTILES`` for targets y [B]."""
+    """Mean pinball loss of quantile predictions q [B, 3] at ``QUANTILES`` for targets y [B].
+    ``w``: a weight per set [B], or per set and quantile [B, 3] (normalised by the mean over
+    the quantiles, so equal columns give the [B] form)."""
     tau = torch.tensor(QUANTILES, dtype=q.dtype, device=q.device)
     d = y[:, None] - q
-    loss = torch.maximum(tau * d, (tau - 1) * d).sum(-1)
+    loss = torch.maximum(tau * d, (tau - 1) * d)
     if w is None:
-        return loss.mean()
-    return (loss * w).sum() / w.sum()
+        return loss.sum(-1).mean()
+    if w.dim() == 2:
+        return (loss * w).sum() / w.mean(-1).sum()
+    return (loss.sum(-1) * w).sum() / w.sum()
 
 
 class SupervisedReadout:

@@ -77,6 +77,10 @@ DEFAULTS = {
     # evidence is clear): it trades bias at independence against shrinkage of weak
     # dependence at small N.
     "zero_boost": 0.0,
+    # the quantiles (indices into readout.QUANTILES: 0 = 5 %, 1 = 50 %, 2 = 95 %) whose loss
+    # zero_boost weights; the others see the plain prior. [1]: the boost pulls the median
+    # (the point estimate) towards 0 at small N without narrowing the interval's tails
+    "zero_boost_quantiles": [0, 1, 2],
     # warm start: a read-out checkpoint (e.g. infonet_ros/data/readout.safetensors) whose
     # weights and feature standardisation start a fresh run (ignored when out_dir resumes)
     "init_from": None,
@@ -168,15 +172,27 @@ def n_weight(logn: torch.Tensor, y: torch.Tensor | None = None, zero_boost: floa
     return w
 
 
+def loss_weights(logn: torch.Tensor, y: torch.Tensor, zero_boost: float = 0.0, boosted=(0, 1, 2)) -> torch.Tensor:
+    """Loss weights: [B] when ``zero_boost`` reaches every quantile (or is 0), else [B, 3]
+    with the boost in the columns ``boosted`` only."""
+    boosted = sorted(set(boosted))
+    if not zero_boost or boosted == [0, 1, 2]:
+        return n_weight(logn, y, zero_boost)
+    plain, boost = n_weight(logn), n_weight(logn, y, zero_boost)
+    cols = torch.zeros(3, dtype=torch.bool, device=logn.device)
+    cols[boosted] = True
+    return torch.where(cols, boost[:, None], plain[:, None])
+
+
 @torch.no_grad()
-def evaluate(model, val, zero_boost: float = 0.0) -> dict:
+def evaluate(model, val, zero_boost: float = 0.0, boosted=(0, 1, 2)) -> dict:
     model.eval()
     res, sel_num, sel_den = {}, 0.0, 0.0
     for (tag, n), (f, y, fam) in val.items():
         ft = torch.as_tensor(f, dtype=torch.float32)
         yt = torch.as_tensor(y, dtype=torch.float32)
         q = model(ft)
-        w = n_weight(ft[:, 0], yt, zero_boost)
+        w = loss_weights(ft[:, 0], yt, zero_boost, boosted)
         loss = float(pinball_loss(q, yt, w))
         qc = q.clamp_min(0).numpy()
         mae = float(np.mean(np.abs(qc[:, 1] - y)))
@@ -245,6 +261,10 @@ def main(argv=None):
     missing = [f for f in cfg["features"] if f not in cfg["shard_features"]]
     if missing:
         raise SystemExit(f"config shard_features must hold every one of features; missing {missing}")
+    zq = cfg["zero_boost_quantiles"]
+    if not isinstance(zq, list) or not zq or any(not isinstance(i, int) or isinstance(i, bool) or not 0 <= i <= 2 for i in zq):
+        raise SystemExit(f"config zero_boost_quantiles must be a non-empty list of quantile indices 0, 1, 2 "
+                         f"(5 / 50 / 95 %), got {zq!r}")
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(int(cfg["seed"]))
     out = Path(cfg["out_dir"])
@@ -348,8 +368,9 @@ def main(argv=None):
     if state:
         st = load_state(out, model, ema, opt)
         step, best = st["step"], st["best"]
-        if st["config"].get("zero_boost", 0.0) != cfg["zero_boost"]:
-            print(f"zero_boost changed ({st['config'].get('zero_boost', 0.0)} -> {cfg['zero_boost']}): "
+        was = (st["config"].get("zero_boost", 0.0), sorted(st["config"].get("zero_boost_quantiles", [0, 1, 2])))
+        if was != (cfg["zero_boost"], sorted(cfg["zero_boost_quantiles"])):
+            print(f"zero_boost changed ({was} -> {(cfg['zero_boost'], cfg['zero_boost_quantiles'])}): "
                   f"selection metric changed, best reset (was {best})", flush=True)
             best = None
         print(f"resumed at step {step}, best {best}", flush=True)
@@ -372,7 +393,7 @@ def main(argv=None):
             g["lr"] = lr
         idx = torch.randint(len(y_all), (cfg["batch"],), generator=gen)
         fb, yb = ft_all[idx], y_all[idx]
-        loss = pinball_loss(model(fb), yb, n_weight(fb[:, 0], yb, cfg["zero_boost"]))
+        loss = pinball_loss(model(fb), yb, loss_weights(fb[:, 0], yb, cfg["zero_boost"], cfg["zero_boost_quantiles"]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -383,7 +404,7 @@ def main(argv=None):
         run_loss += float(loss.detach())
         run_n += 1
         if step % cfg["eval_every"] == 0 or step == cfg["max_steps"]:
-            res = evaluate(ema, val, cfg["zero_boost"])
+            res = evaluate(ema, val, cfg["zero_boost"], cfg["zero_boost_quantiles"])
             rec = {"step": step, "time": round(time.time() - t0, 1), "train_pinball": round(run_loss / run_n, 5),
                    "lr": lr, "shards": shards_done, "n_sets": int(len(y_all)), **res}
             run_loss, run_n = 0.0, 0

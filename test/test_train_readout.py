@@ -138,3 +138,32 @@ def test_infonet_option_trains_a_readout_for_another_network(tmp_path):
         _run(tmp_path / "bundled_run", "max_steps=10", f"data_dir={first}")
     with pytest.raises(SystemExit, match="config infonet: cannot load"):
         _run(tmp_path / "bad", "max_steps=10", f"infonet={tmp_path / 'missing.safetensors'}")
+
+
+def test_zero_boost_can_weight_the_median_only():
+    """zero_boost_quantiles=[1]: MI = 0 sets at small N weigh more in the median's loss only;
+    with every quantile boosted the weights (and the loss) are the per-set form."""
+    import torch
+
+    from infonet_ros.readout import pinball_loss
+    logn = torch.log(torch.tensor([64.0, 64.0, 5000.0]))
+    y = torch.tensor([0.0, 0.3, 0.0])
+    w_all = TR.loss_weights(logn, y, 3.0, [0, 1, 2])
+    w_mid = TR.loss_weights(logn, y, 3.0, [1])
+    plain = TR.n_weight(logn)
+    assert w_all.shape == (3,) and w_mid.shape == (3, 3)
+    assert torch.allclose(w_all, TR.n_weight(logn, y, 3.0))
+    assert w_all[0] == pytest.approx(4.0 * plain[0])  # MI = 0 at N = 64: 1 + 3
+    assert torch.equal(w_mid[:, 1], w_all) and torch.equal(w_mid[:, 0], plain) and torch.equal(w_mid[:, 2], plain)
+    q = torch.tensor([[0.0, 0.1, 0.4], [0.1, 0.2, 0.5], [0.0, 0.05, 0.2]])
+    assert pinball_loss(q, y, w_all[:, None].expand(3, 3)) == pytest.approx(float(pinball_loss(q, y, w_all)))
+    # the boost moves the median's loss only: tails weighted as without a boost
+    d = pinball_loss(q, y, w_mid) * w_mid.mean(-1).sum()
+    tau = torch.tensor([0.05, 0.5, 0.95])
+    per = torch.maximum(tau * (y[:, None] - q), (tau - 1) * (y[:, None] - q))
+    assert float(d) == pytest.approx(float((per[:, 1] * w_all).sum() + (per[:, [0, 2]] * plain[:, None]).sum()))
+
+
+def test_zero_boost_quantiles_is_checked(tmp_path):
+    with pytest.raises(SystemExit, match="zero_boost_quantiles"):
+        _run(tmp_path / "run", "max_steps=10", "zero_boost_quantiles=[3]")
