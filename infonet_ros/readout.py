@@ -11,7 +11,7 @@ Outputs are clipped at 0 (MI >= 0).
 
 Features of one set (all symmetric in (x, y), invariant to strictly increasing maps;
 ties broken uniformly at random inside each tie group, ``rank_random_ties``). All of them
-are ``ALL_FEATURES``; a read-out names the ones it reads (``FEATURE_NAMES``, 12, is the
+are ``ALL_FEATURES``; a read-out names the ones it reads (``FEATURE_NAMES``, 13, is the
 shipped read-out's set) and only those are computed:
 
 * ``log_n``
@@ -91,13 +91,14 @@ ALL_FEATURES = tuple(
     + [f"spacing_k{k}" for k in SPACING_LAGS] + [f"vasicek_m{m}" for m in VASICEK_BLOCKS]
     + [f"box_f{f:g}" for f in BOX_FACTORS] + ["abs_ns"] + list(INFONET_FEATURES)
 )
-# the shipped read-out's set (v6d, v9b) and the default of a new one (``train_readout``'s
+# the shipped read-out's set (v10f) and the default of a new one (``train_readout``'s
 # ``features``): the block variances, the coarser spacings and the outermost histogram
-# resolutions add nothing once the Vasicek entropies are in, and box_f10 takes the place of
-# hist_f2 at about its cost (docs/READOUT.md, "Features", "v6 feature probe")
+# resolutions add nothing once the Vasicek entropies are in, box_f10 takes the place of
+# hist_f2 at about its cost (docs/READOUT.md, "Features", "v6 feature probe"), and abs_ns
+# sees dependence through a shared scale (training item 13; read-outs v6d-v9b lack it)
 FEATURE_NAMES = (
     "log_n", "hist_f0.8", "hist_f1.25", "box_f10", "gauss_ns", "spacing_mean", "spacing_max",
-    "vasicek_m16", "vasicek_m64", *INFONET_FEATURES,
+    "vasicek_m16", "vasicek_m64", "abs_ns", *INFONET_FEATURES,
 )
 
 

@@ -125,7 +125,7 @@ def test_feature_names_are_checked():
         check_feature_names(["log_n", *INFONET_FEATURES, "gauss_ns"])
     with pytest.raises(ValueError, match="repeated"):
         check_feature_names(["log_n", "gauss_ns", "gauss_ns", *INFONET_FEATURES])
-    with pytest.raises(ValueError, match="12 feature names for an MLP of 20 inputs"):
+    with pytest.raises(ValueError, match="13 feature names for an MLP of 20 inputs"):
         SupervisedReadout(ReadoutMLP(20), feature_names=FEATURE_NAMES)
 
 
@@ -243,7 +243,7 @@ def test_inference_path_equals_forward_and_follows_weight_updates():
     check()
     mlp.double().float()
     check()
-    with pytest.raises(ValueError, match="expected \\[P, 12\\]"):
+    with pytest.raises(ValueError, match="expected \\[P, 13\\]"):
         ro.estimate_interval(f[:, :5])
 
 
@@ -327,7 +327,7 @@ def test_bench_quantile_average_reads_each_members_columns():
         sys.path.remove(str(bench))
     torch.manual_seed(3)
     a_names = [f for f in FEATURE_NAMES if f != "vasicek_m16"]
-    b_names = [f for f in FEATURE_NAMES if f not in INFONET_FEATURES] + ["abs_ns", *INFONET_FEATURES]
+    b_names = [f for f in FEATURE_NAMES if f not in INFONET_FEATURES] + ["block_ns_m8", *INFONET_FEATURES]
     a = SupervisedReadout(ReadoutMLP(len(a_names), hidden=8, layers=2), feature_names=a_names)
     b = SupervisedReadout(ReadoutMLP(len(b_names), hidden=8, layers=2), feature_names=b_names)
     avg = mod.QuantileAverage([a, b])
