@@ -78,8 +78,11 @@ DEFAULTS = {
     # dependence at small N.
     "zero_boost": 0.0,
     # the quantiles (indices into readout.QUANTILES: 0 = 5 %, 1 = 50 %, 2 = 95 %) whose loss
-    # zero_boost weights; the others see the plain prior. [1]: the boost pulls the median
-    # (the point estimate) towards 0 at small N without narrowing the interval's tails
+    # zero_boost weights; the others see the plain prior. [0, 1] (the shipped v10f): the boost
+    # pulls the median and the lower end towards 0 at small N (bias at independence, and an
+    # interval that still reaches 0 there) without pulling down the upper end of every
+    # window that looks independent. [1] alone lifts the lower end off 0 and under-covers
+    # MI = 0 at N = 64 (docs/READOUT.md, training item 13)
     "zero_boost_quantiles": [0, 1, 2],
     # warm start: a read-out checkpoint (e.g. infonet_ros/data/readout.safetensors) whose
     # weights and feature standardisation start a fresh run (ignored when out_dir resumes)
