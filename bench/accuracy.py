@@ -171,6 +171,32 @@ def summarise(records, order_records, methods, ns) -> dict:
 
 # ---------------------------------------------------------------- report
 
+def _cpu_details() -> str:
+    """CPU family / model, AVX-512 or not, L2 and L3 sizes (Linux): hosts named alike
+    ("AMD EPYC") differ by 2x in speed and in InfoNet's ratio to KSG, so the tables say
+    which one measured them."""
+    fields, out = {}, []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                k, _, v = line.partition(":")
+                fields[k.strip()] = v.strip()
+    except OSError:
+        return ""
+    if "cpu family" in fields:
+        out.append(f"family {fields['cpu family']} model {fields.get('model', '?')}")
+    if "flags" in fields:
+        out.append("AVX-512" if "avx512f" in fields["flags"].split() else "no AVX-512")
+    for level, idx in (("L2", 2), ("L3", 3)):
+        try:
+            out.append(f"{level} {Path(f'/sys/devices/system/cpu/cpu0/cache/index{idx}/size').read_text().strip()}")
+        except OSError:
+            pass
+    return ", ".join(out)
+
+
 def machine_info() -> dict:
     cpu = platform.processor() or "unknown"
     try:
@@ -181,6 +207,9 @@ def machine_info() -> dict:
                     break
     except OSError:
         pass
+    details = _cpu_details()
+    if details:
+        cpu = f"{cpu} ({details})"
     info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__}
     try:

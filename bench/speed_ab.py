@@ -7,14 +7,19 @@ The machine's speed drifts (up to 40 % between runs, and not alike for every met
 busy memory bus slows the network and the rank statistics more than KSG's tree search), so
 "is the new estimate slower than the one it replaces" needs both in one process, round by
 round. The baseline's package (code, bundled weights, read-out and null tables) is taken
-from git at ``--baseline`` (``git archive``) and imported under another name; the package
-modules the estimator imports use relative imports, so the two do not mix.
+from git at ``--baseline`` (``git archive``) and imported under another name, the working
+tree's package is copied beside it and imported under a third; the package modules the
+estimator imports use relative imports, so they do not mix.
 
-Each round: four one-pair KSG calls (k = 3), then one ``estimate_batch`` call of the
-baseline, of the current package, and of the current network without its read-out, on the
-same P pairs (bench/speed.py's inputs). Reported per N: median latency per window, pair
-throughput and its ratio to KSG's one-pair calls (bench/speed.py's "x KSG"), and current /
-baseline time. Writes a markdown table (stdout and ``--out``) and a JSON file beside it.
+Each round, in an order shuffled every round (``speed.time_interleaved``): four one-pair
+KSG calls (k = 3), one ``estimate_batch`` call of the baseline, of the current package, and
+of the current network without its read-out, on the same P pairs (bench/speed.py's inputs).
+A revision timed against itself reads 1.00 (0.999, 2026-12-03); with the fixed order used
+until then (baseline, then current) it read 0.95: the call right after the same code finds
+warm caches, so A/B ratios before that date favour the current side by ~5 %.
+
+Reported per N: median latency per window, pair throughput and its ratio to KSG's one-pair
+calls (bench/speed.py's "x KSG"), and current / baseline time. Writes a markdown table (stdout and ``--out``) and a JSON file beside it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -41,6 +47,7 @@ from infonet_ros.runtime import tune_malloc  # noqa: E402
 from speed import Group, ksg_groups, make_inputs, time_interleaved  # noqa: E402
 
 BASELINE_NAME = "infonet_ros_baseline"
+CURRENT_NAME = "infonet_ros_current"
 
 
 def import_baseline(rev: str, into: Path):
@@ -59,6 +66,17 @@ def import_baseline(rev: str, into: Path):
     return importlib.import_module(f"{BASELINE_NAME}.estimator")
 
 
+def import_current(into: Path):
+    """The working tree's package, copied as module ``infonet_ros_current`` (its estimator).
+
+    Loaded the same way as the baseline (a fresh copy in the same folder), so that the code
+    is the only difference between the two sides."""
+    shutil.copytree(ROOT / "infonet_ros", into / CURRENT_NAME, ignore=shutil.ignore_patterns("__pycache__"))
+    if str(into) not in sys.path:
+        sys.path.insert(0, str(into))
+    return importlib.import_module(f"{CURRENT_NAME}.estimator")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", required=True, help="git revision whose package is the baseline")
@@ -70,7 +88,6 @@ def main(argv=None) -> int:
     tune_malloc()
     import torch
     torch.set_num_threads(1)
-    from infonet_ros import InfoNetEstimator
     ns = [int(v) for v in args.ns.split(",")]
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline], capture_output=True,
                          text=True).stdout.strip() or args.baseline
@@ -82,6 +99,7 @@ def main(argv=None) -> int:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         base_mod = import_baseline(args.baseline, Path(tmp))
+        InfoNetEstimator = import_current(Path(tmp)).InfoNetEstimator
         ests = {
             f"baseline {rev}": base_mod.InfoNetEstimator.pretrained(device="cpu"),
             f"current {head}{' (+ uncommitted)' if dirty else ''}": InfoNetEstimator.pretrained(device="cpu"),
