@@ -422,7 +422,8 @@ def summarize(args, listener, interval, cpu, cpu_series, pub_stats, meta) -> dic
         'cpu_percent_of_one_core': {k: v for k, v in cpu.items() if k != 'machine_all_cores'},
         'cpu_peak_1s_percent': peak,
         'machine_busy_percent_all_cores': cpu.get('machine_all_cores'),
-        'other_load_percent_of_one_core': (machine_pct_one_core - own
+        # two counters read at slightly different instants: clamp the difference at 0
+        'other_load_percent_of_one_core': (max(0.0, machine_pct_one_core - own)
                                            if machine_pct_one_core is not None else None),
         'node_rss_mib': meta.get('node_rss_mib'),
         'publisher': pub_stats,
