@@ -146,6 +146,8 @@ class RankTables(NamedTuple):
     hist: tuple                # per histogram resolution b: (b, rank -> bin [n], rank -> b x bin [n],
                                #   sum of the marginals' c log c)
     log_less_half: np.ndarray  # [n + 2] log(c - 1/2), c = 0..n + 1 (NaN at 0)
+    moments: tuple             # (mean of scores^2, mean and variance of |scores|): the same in
+                               #   every row of a permutation
 
 
 @functools.lru_cache(maxsize=32)
@@ -159,8 +161,10 @@ def _tables(n: int) -> RankTables:
         marg = np.bincount(bins, minlength=b)  # a permutation fills every bin alike
         hist.append((b, bins, bins * b, 2.0 * clogc[marg].sum()))
     log_less_half = np.concatenate([[np.nan], np.log(d + 0.5)])
-    return RankTables(ndtri((np.arange(n) + 0.5) / n), np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc,
-                      tuple(hist), log_less_half)
+    scores = ndtri((np.arange(n) + 0.5) / n)
+    a = np.abs(scores)
+    return RankTables(scores, np.log(d + 0.5), np.log(np.maximum(d, 0.5)), clogc, tuple(hist), log_less_half,
+                      ((scores * scores).mean(), a.mean(), a.var()))
 
 
 def _hist_mi(ru: np.ndarray, rv: np.ndarray, tables, which=None) -> list[np.ndarray]:
@@ -330,13 +334,11 @@ def numpy_features(ru: np.ndarray, rv: np.ndarray, names=FEATURE_NAMES) -> np.nd
     if "gauss_ns" in names or "abs_ns" in names:
         zz = np.take(scores, ru)
         zz *= np.take(scores, rv)  # products of the normal scores; |z_u| |z_v| = |z_u z_v|
+        ss, m, v = tables.moments  # the same in every row of a permutation
         if "gauss_ns" in names:
-            r = zz.mean(-1) / (scores * scores).mean()
+            r = zz.mean(-1) / ss
             out["gauss_ns"] = -0.5 * np.log(np.clip(1.0 - r * r, 1e-8, None))
         if "abs_ns" in names:
-            # |scores| has the same mean and variance in every row of a permutation
-            a = np.abs(scores)
-            m, v = a.mean(), a.var()
             out["abs_ns"] = (np.abs(zz, out=zz).mean(-1) - m * m) / v
     # the directional statistics; spacing_mean / _max both come from the lag-1 spacing
     want = {"spacing" if f in ("spacing_mean", "spacing_max") else f for f in names} & _DIRECTIONAL_KEYS
