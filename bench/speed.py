@@ -7,7 +7,8 @@
     python bench/speed.py --methods infonet,ksg --ns 1000 --contend 2 --infonet-threads 1,0 \
         --out bench/results/speed_contended.md     # both cores busy with other processes
 
-``--contend K`` starts K busy neighbour processes (one core each, as a robot's other software)
+``--contend K`` starts K busy neighbour processes (one core each, as a robot's other software;
+``--contend-kind memory``: streaming copies that load the shared cache and memory bus)
 for the timed part; ``--infonet-threads`` times InfoNet with each listed thread count in the
 same interleaved run (0 = torch's default, one thread per core).
 
@@ -273,7 +274,8 @@ def markdown(meta, rows) -> str:
         f"numpy {mi['numpy']}, torch {mi.get('torch')} ({mi.get('torch_threads')} threads; "
         f"MINE runs single-threaded), CUDA: {mi.get('cuda')}",
         f"- load average at start: {meta['loadavg']}; busy neighbour processes during the "
-        f"timing: {meta.get('contend', 0)}",
+        f"timing: {meta.get('contend', 0)}"
+        + (f" ({meta.get('contend_kind', 'cpu')})" if meta.get('contend') else ""),
         f"- InfoNet weights: {meta.get('infonet_weights') or '-'} "
         f"(sha256 {meta.get('infonet_weights_sha256', '-')})",
         f"- inputs: {P_MAX} fixed pairs per N (Gaussians, Gaussian mixtures), identical for "
@@ -305,17 +307,33 @@ def _spin(stop):
             x = (x + i * i) % 1000003
 
 
-class busy_neighbours:
-    """Context: ``k`` processes keeping a core busy each (the robot's other software)."""
+def _stream(stop):
+    """A memory-bound neighbour: copies between two 64 MiB arrays until told to stop (one
+    core, and most of the shared L3 and memory bus: what a point-cloud or image pipeline
+    next to the estimator does)."""
+    a = np.ones(8 * 2**20)
+    b = np.empty_like(a)
+    while not stop.is_set():
+        np.copyto(b, a)
+        a += 1.0
 
-    def __init__(self, k: int):
-        self.k, self.procs = k, []
+
+NEIGHBOURS = {"cpu": _spin, "memory": _stream}
+
+
+class busy_neighbours:
+    """Context: ``k`` processes keeping a core busy each (the robot's other software):
+    ``kind`` "cpu" (pure-Python arithmetic, in cache) or "memory" (streaming copies)."""
+
+    def __init__(self, k: int, kind: str = "cpu"):
+        self.k, self.kind, self.procs = k, kind, []
 
     def __enter__(self):
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
         self.stop = ctx.Event()
-        self.procs = [ctx.Process(target=_spin, args=(self.stop,), daemon=True) for _ in range(self.k)]
+        target = NEIGHBOURS[self.kind]
+        self.procs = [ctx.Process(target=target, args=(self.stop,), daemon=True) for _ in range(self.k)]
         for proc in self.procs:
             proc.start()
         if self.procs:
@@ -349,6 +367,9 @@ def main(argv=None):
                         "(0 = torch's default); default: --threads")
     p.add_argument("--contend", type=int, default=0,
                    help="busy neighbour processes running during the timed part (default 0)")
+    p.add_argument("--contend-kind", choices=sorted(NEIGHBOURS), default="cpu",
+                   help="what the neighbours do: cpu (arithmetic in cache, default) or memory "
+                        "(streaming copies of 64 MiB arrays: shared cache and memory bus)")
     p.add_argument("--extra-windows", default="",
                    help="more InfoNet windows (pairs per call, comma list), e.g. 1200,4800 for GPU "
                         "throughput; pairs beyond the 120 fixed ones repeat them")
@@ -390,7 +411,8 @@ def main(argv=None):
     if torch.cuda.is_available() and not args.no_cuda:
         devices.append("cuda")
 
-    meta = {"loadavg": " ".join(f"{v:.2f}" for v in os.getloadavg()), "contend": args.contend}
+    meta = {"loadavg": " ".join(f"{v:.2f}" for v in os.getloadavg()), "contend": args.contend,
+            "contend_kind": args.contend_kind}
     infonet = {}
     if "infonet" in methods:
         for d in devices:
@@ -409,7 +431,7 @@ def main(argv=None):
         meta["infonet_weights"], meta["infonet_weights_sha256"] = path, sha256_prefix(path)
 
     rows = []
-    with busy_neighbours(args.contend):
+    with busy_neighbours(args.contend, args.contend_kind):
         for n in tqdm(ns, desc="N", unit="size"):
             xs, ys = make_inputs(n)
             rows += bench_timed(xs, ys, n, args.quick, "ksg" in methods, infonet, args.weights, extra)
