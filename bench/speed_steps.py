@@ -4,7 +4,9 @@
 
 One run, one set of inputs (28 pairs of the speed benchmark), one torch thread, medians
 over interleaved repeats (every variant is timed in turn, round after round, so machine
-noise hits them alike). The variants retrace the changes of issue 6 (older code and weights
+noise hits them alike; the order is shuffled every round since 2026-12-03, as in
+``speed.time_interleaved``: before, each variant ran right after the one above it, which
+favours variants that share code with their predecessor). The variants retrace the changes of issue 6 (older code and weights
 are read from git, so the history must be present):
 
 1. the first shipped model (v4 weights and forward pass at ``--v4-commit``), torch ranks;
@@ -134,8 +136,11 @@ def main(argv=None) -> int:
         for f in variants.values():  # warm-up
             f()
             f()
+        order = np.random.default_rng(0)  # shuffled every round: see speed.time_interleaved
+        items = list(variants.items())
         for _ in range(args.rounds):
-            for k, f in variants.items():
+            for i in order.permutation(len(items)):
+                k, f = items[i]
                 t = time.perf_counter()
                 f()
                 times[k].append(time.perf_counter() - t)
