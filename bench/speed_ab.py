@@ -19,7 +19,8 @@ until then (baseline, then current) it read 0.95: the call right after the same 
 warm caches, so A/B ratios before that date favour the current side by ~5 %.
 
 Reported per N: median latency per window, pair throughput and its ratio to KSG's one-pair
-calls (bench/speed.py's "x KSG"), and current / baseline time. Writes a markdown table (stdout and ``--out``) and a JSON file beside it.
+calls (bench/speed.py's "x KSG"), and current / baseline time. Writes a markdown table
+(stdout and ``--out``) and a JSON file beside it.
 """
 
 from __future__ import annotations
